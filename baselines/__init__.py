@@ -1,0 +1,1 @@
+"""Baselines run through the same oracle as MathNAS: BRP-NAS, LANA, random search, regularized evolution."""

@@ -1,0 +1,1 @@
+"""Device profiles: measured tables, analytic costs and live measurement on this machine."""

@@ -1,0 +1,1 @@
+"""Core of mathnas-bench: data, oracle, exact ground truth, metrics, runner and CLI."""

@@ -1,0 +1,1 @@
+"""Reports read only the result store: leaderboards, figures and the claims table."""
