@@ -1,0 +1,201 @@
+"""Ground-truth tables from the data folder (../shared/nb201 layout), validated on load, cached per process.
+
+Reading a data folder never unpickles anything: only CSV and Parquet are read here. The official
+`.pth`/pickle files are converted by the explicit `mathnas-bench data import-*` commands (harness/importers.py).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import HarnessError, unknown_name
+from spaces.nb201 import NUM_ARCHS, NB201Space, parse_arch
+
+ENV_VAR = "MATHNAS_BENCH_DATA"
+ACCURACY_FILE = "accuracy.csv"
+LATENCY_FILE = "latency_ms.csv"
+HW360_FILE = "hw360.parquet"
+ENERGY_FILE = "energy_mj.csv"  # optional; written by `data import-hwnasbench`
+
+CSV_DATASETS = ("cifar10", "cifar100", "imagenet16_120")
+HW360_TASKS = ("cifar100", "darcy", "ninapro")
+DATASETS = CSV_DATASETS + ("darcy", "ninapro")
+LATENCY_DEVICES = (
+    "1080ti_1", "1080ti_32", "1080ti_256", "2080ti_1", "2080ti_32", "2080ti_256",
+    "titan_rtx_1", "titan_rtx_32", "titan_rtx_256", "titanx_1", "titanx_32", "titanx_256",
+    "titanxp_1", "titanxp_32", "titanxp_256", "gold_6226", "gold_6240", "silver_4114", "silver_4210r",
+    "pixel2", "pixel3", "samsung_a50", "samsung_s7", "essential_ph_1", "raspi4", "fpga", "eyeriss",
+)
+# Devices of HW-NAS-Bench that only an imported folder has (not in ../shared/nb201).
+EXTRA_DEVICES = ("edgegpu", "edgetpu")
+HW360_PROFILES = (("pi5", "onnx"), ("pi5", "litert"), ("pi5", "torchmobile"), ("pixel", "litert"))
+HW360_COLUMNS = ("arch_idx", "rep_arch_idx", "device", "framework", "task", "lat_ms_median", "energy_mj", "accuracy")
+# The published maxima of ../shared/nb201/README.md; `data check` compares against them.
+PUBLISHED_MAXIMA = {"cifar10": 94.373, "cifar100": 73.513, "imagenet16_120": 47.311}
+
+
+def resolve_data_dir(path: str | os.PathLike | None = None) -> Path:
+    """--data, else $MATHNAS_BENCH_DATA, else ../shared/nb201 when it exists (the layout of this workplace)."""
+    if path is None:
+        path = os.environ.get(ENV_VAR)
+    if path is None:
+        fallback = Path("..") / "shared" / "nb201"
+        if fallback.is_dir():
+            return fallback.resolve()
+        raise HarnessError(f"no data folder: pass --data DIR or set {ENV_VAR} (see ../shared/nb201/README.md)")
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise HarnessError(f"data folder {str(p)!r} does not exist or is not a folder")
+    return p.resolve()
+
+
+def _require_file(folder: Path, name: str) -> Path:
+    f = folder / name
+    if not f.is_file():
+        raise HarnessError(f"{f}: missing data file")
+    return f
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
+        raise HarnessError(f"{path}: unreadable CSV ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+
+
+def _numeric(path: Path, frame: pd.DataFrame, columns, allow_nan: bool = False) -> dict[str, np.ndarray]:
+    out = {}
+    for col in columns:
+        if col not in frame.columns:
+            raise HarnessError(f"{path}: missing column {col!r}")
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(values) & frame[col].notna().to_numpy()
+        if bad.any():
+            raise HarnessError(f"{path}: column {col!r} has a non-numeric value {frame[col].iloc[int(np.argmax(bad))]!r} "
+                               f"at row {int(np.argmax(bad))}")
+        if not allow_nan and np.isnan(values).any():
+            raise HarnessError(f"{path}: column {col!r} has a missing/NaN value at row {int(np.argmax(np.isnan(values)))}")
+        if np.isinf(values).any():
+            raise HarnessError(f"{path}: column {col!r} has an infinite value")
+        out[col] = values
+    return out
+
+
+def _check_index(path: Path, values: np.ndarray, column: str) -> np.ndarray:
+    """Row order of an index column: must be a permutation of 0..15624."""
+    if len(values) != NUM_ARCHS:
+        raise HarnessError(f"{path}: expected {NUM_ARCHS} rows, found {len(values)}")
+    if np.any(values != np.round(values)) or values.min() < 0 or values.max() >= NUM_ARCHS:
+        raise HarnessError(f"{path}: column {column!r} must hold integers 0..{NUM_ARCHS - 1}")
+    idx = values.astype(np.int64)
+    counts = np.bincount(idx, minlength=NUM_ARCHS)
+    if counts.max() > 1:
+        raise HarnessError(f"{path}: duplicated {column} {int(np.argmax(counts))}")
+    return np.argsort(idx)
+
+
+@dataclass
+class Tables:
+    """Every ground-truth array of a data folder, aligned with the official NAS-Bench-201 index."""
+
+    folder: Path
+    space: NB201Space
+    accuracy: dict[str, np.ndarray]  # dataset -> (15625,)
+    latency: dict[str, np.ndarray]  # latency_ms.csv device column -> (15625,)
+    energy: dict[str, np.ndarray] = field(default_factory=dict)  # energy_mj.csv (imported folders only)
+    hw360: dict[tuple[str, str, str], dict[str, np.ndarray]] = field(default_factory=dict)  # (device, fw, task)
+    hw360_rep: np.ndarray | None = None  # isomorphism representative per architecture
+
+
+def _load_accuracy(folder: Path):
+    path = _require_file(folder, ACCURACY_FILE)
+    frame = _read_csv(path)
+    for col in ("arch_index", "arch") + CSV_DATASETS:
+        if col not in frame.columns:
+            raise HarnessError(f"{path}: missing column {col!r}")
+    cols = _numeric(path, frame, ("arch_index",) + CSV_DATASETS)
+    order = _check_index(path, cols["arch_index"], "arch_index")
+    archs = frame["arch"].to_numpy()[order]
+    codes = np.empty((NUM_ARCHS, 6), dtype=np.int64)
+    for i, a in enumerate(archs):
+        try:
+            codes[i] = parse_arch(a)
+        except HarnessError as e:
+            raise HarnessError(f"{path}: row with arch_index {i}: {e}") from None
+    space = NB201Space(order=codes)
+    accuracy = {d: cols[d][order] for d in CSV_DATASETS}
+    for d, a in accuracy.items():
+        if a.min() < 0 or a.max() > 100:
+            raise HarnessError(f"{path}: column {d!r} must be a percentage in 0..100, found {a.min():.3f}..{a.max():.3f}")
+    return space, accuracy
+
+
+def _load_device_columns(path: Path, what: str) -> dict[str, np.ndarray]:
+    """A per-device CSV (arch_index + one column per known device); any subset of known devices."""
+    frame = _read_csv(path)
+    devices = [c for c in frame.columns if c in LATENCY_DEVICES + EXTRA_DEVICES]
+    if not devices:
+        raise HarnessError(f"{path}: no known device column; expected some of {', '.join(LATENCY_DEVICES[:4])}, ...")
+    cols = _numeric(path, frame, ["arch_index"] + devices)
+    order = _check_index(path, cols["arch_index"], "arch_index")
+    out = {}
+    for d in devices:
+        v = cols[d][order]
+        if v.min() <= 0:
+            raise HarnessError(f"{path}: column {d!r} has a non-positive {what} {v.min()}")
+        out[d] = v
+    return out
+
+
+def _load_hw360(folder: Path):
+    path = _require_file(folder, HW360_FILE)
+    try:
+        frame = pd.read_parquet(path, columns=list(HW360_COLUMNS))
+    except Exception as e:  # pyarrow raises many types for corrupt/mismatched files
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise HarnessError(f"{path}: unreadable Parquet or missing columns ({first})") from None
+    out = {}
+    rep = None
+    for (device, fw) in HW360_PROFILES:
+        for task in HW360_TASKS:
+            part = frame[(frame["device"] == device) & (frame["framework"] == fw) & (frame["task"] == task)]
+            where = f"{path} [{device}/{fw}/{task}]"
+            if len(part) != NUM_ARCHS:
+                raise HarnessError(f"{where}: expected {NUM_ARCHS} rows, found {len(part)}")
+            cols = _numeric(Path(where), part, ("arch_idx", "rep_arch_idx", "lat_ms_median", "accuracy"))
+            order = _check_index(Path(where), cols["arch_idx"], "arch_idx")
+            entry = {"latency": cols["lat_ms_median"][order], "accuracy": cols["accuracy"][order]}
+            if device == "pi5":
+                entry["energy"] = _numeric(Path(where), part, ("energy_mj",))["energy_mj"][order]
+            out[(device, fw, task)] = entry
+            rep = cols["rep_arch_idx"][order].astype(np.int64) if rep is None else rep
+    return out, rep
+
+
+@lru_cache(maxsize=4)
+def load_tables(folder: str | os.PathLike | None = None) -> Tables:
+    """Load and validate the whole data folder once per process (about a second).
+
+    accuracy.csv and latency_ms.csv are required; hw360.parquet (pi5/pixel profiles, darcy/ninapro) and
+    energy_mj.csv are optional: asking for what they provide without them is a clear error."""
+    path = resolve_data_dir(folder)
+    space, accuracy = _load_accuracy(path)
+    latency = _load_device_columns(_require_file(path, LATENCY_FILE), "latency")
+    energy = _load_device_columns(path / ENERGY_FILE, "energy") if (path / ENERGY_FILE).is_file() else {}
+    hw360, rep = _load_hw360(path) if (path / HW360_FILE).is_file() else ({}, None)
+    if hw360:
+        for task in ("darcy", "ninapro"):
+            accuracy[task] = hw360[("pi5", "onnx", task)]["accuracy"]
+    return Tables(folder=path, space=space, accuracy=accuracy, latency=latency, energy=energy,
+                  hw360=hw360, hw360_rep=rep)
+
+
+def check_dataset(dataset: str) -> str:
+    if dataset not in DATASETS:
+        raise unknown_name("dataset", dataset, DATASETS)
+    return dataset

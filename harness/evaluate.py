@@ -1,0 +1,70 @@
+"""Run one method on one problem and score it against exact ground truth (used by the CLI and the runner)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from harness.errors import HarnessError
+from harness.groundtruth import feasible_mask, ground_truth, optimum
+from harness.methods import make_method
+from harness.metrics import prediction_scores
+from harness.oracle import Oracle
+from harness.problem import Problem
+from spaces.nb201 import format_arch
+
+PREDICTED_METRICS = ("accuracy", "latency", "energy")
+
+
+def predict_report(method: str, dataset: str, device: str, seed: int = 0, budget: int | None = None,
+                   data: str | None = None, **params) -> dict:
+    """Fit a predictor through a budgeted oracle, predict all 15,625 architectures, score each metric."""
+    gt = ground_truth(dataset, device, data)
+    oracle = Oracle(gt, budget=budget)
+    m = make_method(method, seed=seed, **params)
+    if not hasattr(m, "predict"):
+        raise HarnessError(f"method {method!r} is a searcher only; it has no predictions to score")
+    t0 = time.perf_counter()
+    m.fit(oracle, budget)
+    fit_seconds = time.perf_counter() - t0
+    predictions = m.predict(gt.codes)
+    out: dict = {}
+    for metric in PREDICTED_METRICS:
+        if metric in predictions and gt.has(metric):
+            out[metric] = prediction_scores(np.asarray(predictions[metric]), gt.metric(metric))
+        else:
+            out[metric] = None
+    out.update({"queries": oracle.queries, "hw_queries": oracle.hw_queries, "fit_seconds": fit_seconds})
+    return out
+
+
+def score_code(gt, code, limits: dict[str, float]) -> dict:
+    """True metrics of a found code and whether it meets the TRUE limits."""
+    if code is None:
+        return {"arch": None, "arch_index": None, "true_accuracy": None, "true_latency": None,
+                "true_energy": None, "true_flops": None, "feasible": False}
+    row = int(gt.space.index(np.asarray(code).reshape(1, -1))[0])
+    return {"arch": format_arch(gt.codes[row]), "arch_index": row, "true_accuracy": float(gt.accuracy[row]),
+            "true_latency": None if gt.latency is None else float(gt.latency[row]),
+            "true_energy": None if gt.energy is None else float(gt.energy[row]),
+            "true_flops": float(gt.flops[row]),
+            "feasible": bool(feasible_mask(gt, limits)[row])}
+
+
+def search_report(method: str, problem: Problem, seed: int = 0, budget: int | None = None,
+                  data: str | None = None, **params) -> dict:
+    """Run a searcher, then re-score what it found with ground truth (regret vs the exact optimum)."""
+    gt = ground_truth(problem.dataset, problem.device, data)
+    best = optimum(gt, problem.limits)  # raises a clear error for limits nobody meets
+    oracle = Oracle(gt, budget=budget)
+    m = make_method(method, seed=seed, **params)
+    if not hasattr(m, "search"):
+        raise HarnessError(f"method {method!r} is a predictor only; it cannot search")
+    t0 = time.perf_counter()
+    result = m.search(problem, oracle)
+    search_seconds = time.perf_counter() - t0
+    scored = score_code(gt, result.code, problem.limits)
+    regret = None if scored["true_accuracy"] is None else best.accuracy - scored["true_accuracy"]
+    return {**scored, "optimum_accuracy": best.accuracy, "optimum_arch": best.arch, "regret": regret,
+            "queries": oracle.queries, "hw_queries": oracle.hw_queries, "search_seconds": search_seconds,
+            "predicted": result.predicted, **{k: v for k, v in result.extra.items() if k not in scored}}
