@@ -21,11 +21,15 @@ def _codes_chunk(num_choices: tuple[int, ...], start: int, stop: int) -> np.ndar
     return codes
 
 
+def _count(size: int) -> str:
+    return f"{size:,}" if size < 10**12 else f"{float(size):.3g}"
+
+
 def solve_enumerate(problem: ChoiceProblem, time_limit: float | None = None, **_) -> Solution:
     t0 = time.perf_counter()
     if problem.size > MAX_ENUMERATION:
         return Solution(None, None, "unavailable", 0.0, "enumerate",
-                        reason=f"{problem.size:,} codes exceed the enumeration limit of {MAX_ENUMERATION:,}")
+                        reason=f"{_count(problem.size)} codes exceed the enumeration limit of {MAX_ENUMERATION:,}")
     best_code, best_val = None, -np.inf
     for start in range(0, problem.size, _CHUNK):
         if time_limit is not None and time.perf_counter() - t0 > time_limit:

@@ -1,0 +1,76 @@
+"""Time limits and licence limits end in a status, never an exception."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from solvers import MILP_BACKENDS, ChoiceProblem, Constraint, backend_status, solve
+from spaces.synthetic import make_space
+
+
+def needs(backend):
+    ok, why = backend_status(backend)
+    if not ok:
+        pytest.skip(f"{backend} unavailable: {why}")
+
+
+@pytest.fixture(scope="module")
+def hard_problem():
+    # 100 x 30 = 3000 binaries, two tight limits, ratio objective: none of the backends proves this in 50 ms
+    return make_space(100, 30, seed=4, strength=0.3).problem("accuracy/flops", latency_q=0.2, energy_q=0.2)
+
+
+@pytest.mark.parametrize("backend", MILP_BACKENDS)
+def test_time_limit_is_a_status(backend, hard_problem):
+    needs(backend)
+    sol = solve(hard_problem, backend, time_limit=0.05)
+    assert sol.status in ("time_limit", "optimal", "unavailable"), (sol.status, sol.reason)
+    if sol.status == "unavailable":   # only the size-limited Gurobi licence may say no here
+        assert backend == "gurobi" and "license" in sol.reason.lower()
+        return
+    if sol.status == "time_limit":
+        assert "time limit" in sol.reason.lower()
+    if sol.code is not None:
+        assert bool(hard_problem.feasible(sol.code)[0])
+        assert sol.objective == pytest.approx(float(hard_problem.objective(sol.code)[0]))
+
+
+def test_time_limit_zero_budget():
+    p = make_space(20, 10, seed=1).problem("accuracy", 0.3, 0.3)
+    for backend in ("highs", "bnb"):
+        sol = solve(p, backend, time_limit=0.0)
+        assert sol.status == "time_limit" and sol.code is None
+
+
+def test_enumerate_time_limit_and_size_limit():
+    big = make_space(30, 10, seed=0).problem("accuracy", None, None)
+    assert solve(big, "enumerate").status == "unavailable"
+    mid = make_space(8, 8, seed=0).problem("accuracy", 0.5, None)   # 16.7M codes
+    sol = solve(mid, "enumerate", time_limit=0.01)
+    assert sol.status == "time_limit"
+
+
+def test_gurobi_size_limited_licence_is_unavailable():
+    needs("gurobi")
+    rng = np.random.default_rng(0)
+    n = [50] * 45                                      # 2250 binaries > 2000
+    p = ChoiceProblem(num=[rng.normal(size=k) for k in n],
+                      constraints=[Constraint("lat", [rng.uniform(0, 1, size=k) for k in n], 10.0)])
+    sol = solve(p, "gurobi", time_limit=10)
+    if sol.status == "optimal":
+        pytest.skip("this Gurobi licence is unrestricted")
+    assert sol.status == "unavailable"
+    assert "size-limited license" in sol.reason and sol.code is None
+    assert "\n" not in sol.reason
+
+
+def test_gurobi_ratio_falls_back_to_dinkelbach_when_cc_is_too_large():
+    needs("gurobi")
+    p = make_space(60, 20, seed=2).problem("accuracy/flops", 0.3, 0.3)   # CC: 2401 vars; Dinkelbach: 1200
+    sol = solve(p, "gurobi", time_limit=30)
+    forced = solve(p, "gurobi", time_limit=30, ratio="charnes-cooper")
+    if forced.status == "optimal":
+        pytest.skip("this Gurobi licence is unrestricted")
+    assert forced.status == "unavailable" and "license" in forced.reason
+    assert sol.status == "optimal" and sol.extra["formulation"] == "dinkelbach" and "fallback" in sol.extra
+    assert sol.objective == pytest.approx(solve(p, "highs").objective, rel=1e-6)
