@@ -1,6 +1,11 @@
 """Named sources of per-architecture latency (ms) and energy (mJ): the device registry.
 
-Every profile returns arrays aligned with the official NAS-Bench-201 index for a dataset.
+Every profile returns arrays aligned with the official NAS-Bench-201 index for a dataset. Kinds:
+  table     published measurements (../shared/nb201), built here;
+  analytic  exact FLOPs/params counts used as the "latency" cost (devices/analytic.py);
+  local     this machine, torch, cached on disk (devices/local.py); NaN = not measured;
+  file      a user CSV given with --device-file (devices/user_file.py); NaN = not listed.
+A NaN value always means "not measured": it is never feasible and never scored.
 """
 from __future__ import annotations
 
@@ -29,10 +34,12 @@ class DeviceProfile:
     resolution_ms: float | None = None
     datasets: tuple[str, ...] | None = None  # None: every dataset of the space
     note: str = ""
+    # Unit per metric; defaults to ms/mJ. Analytic profiles put counts in the "latency" slot (MMACs, Mparams).
+    units: dict[str, str] | None = field(default=None, compare=False)
 
-    @property
-    def units(self) -> dict[str, str]:
-        return {m: UNITS.get(m, "") for m in self.metrics}
+    def __post_init__(self):
+        given = dict(self.units or {})
+        object.__setattr__(self, "units", {m: given.get(m, UNITS.get(m, "")) for m in self.metrics})
 
     def values(self, tables: Tables, dataset: str) -> dict[str, np.ndarray]:
         """{metric: array over all architectures} for `dataset`; a one-line error when unsupported."""
@@ -90,19 +97,41 @@ def _table_profiles() -> list[DeviceProfile]:
 
 
 _REGISTRY: dict[str, DeviceProfile] = {p.name: p for p in _table_profiles()}
+_BUILTINS_LOADED = False
+
+
+def _ensure_builtins() -> None:
+    """Register the analytic and local profiles on first use (lazy: their modules import this one)."""
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    from devices import analytic, local
+
+    for p in analytic.profiles() + [local.profile()]:
+        _REGISTRY.setdefault(p.name, p)
 
 
 def register(profile: DeviceProfile) -> DeviceProfile:
-    """Add a profile (analytic, local, user file). Names are unique."""
+    """Add a profile (analytic, local, user file). Names are unique: the last registration wins."""
+    _ensure_builtins()
     _REGISTRY[profile.name] = profile
     return profile
 
 
 def profiles() -> list[DeviceProfile]:
+    _ensure_builtins()
     return list(_REGISTRY.values())
 
 
 def get_profile(name: str) -> DeviceProfile:
+    """The profile called `name`; `local-cpu-b8-t2` style names (other batch/threads) are made on demand."""
+    _ensure_builtins()
     if name not in _REGISTRY:
-        raise unknown_name("device", name, _REGISTRY)
+        from devices import local
+
+        made = local.profile_for_name(name) if isinstance(name, str) else None
+        if made is None:
+            raise unknown_name("device", name, _REGISTRY)
+        _REGISTRY[name] = made
     return _REGISTRY[name]
