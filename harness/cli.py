@@ -145,6 +145,24 @@ def cmd_pareto(args) -> int:
     return 0
 
 
+def cmd_arch(args) -> int:
+    from harness.evaluate import score_code
+    from harness.groundtruth import ground_truth
+
+    gt = ground_truth(args.dataset, args.device, args.data)
+    code = gt.space.encode(args.arch)
+    scored = score_code(gt, code, {})
+    scored.pop("feasible")
+    out = {"dataset": args.dataset, "device": args.device, "code": code, **scored,
+           "true_params": float(gt.params[scored["arch_index"]])}
+    if args.json:
+        print_json(out)
+    else:
+        for key, value in out.items():
+            print(f"{key:15s} {value}")
+    return 0
+
+
 # --- devices --------------------------------------------------------------------------------------
 def cmd_devices(args) -> int:
     from devices.profiles import profiles
@@ -247,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     limit_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_optimum)
+
+    p = sub.add_parser("arch", parents=[common], help="true metrics of one architecture (official arch string)")
+    p.add_argument("arch", help="e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|'")
+    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--device", default="fpga")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_arch)
 
     p = sub.add_parser("pareto", parents=[common], help="exact Pareto front (accuracy vs one or two costs) to CSV")
     p.add_argument("--dataset", required=True)
