@@ -1,0 +1,365 @@
+"""Block-performance tables and the Eq. 5 predictor, for any modular space.
+
+A modular space is `m` nodes with `n_i` choices each, exact per-choice FLOPs plus a fixed part
+(`spaces.base.BlockCosts`), and an evaluator that reveals true metrics of codes (and counts them).
+Profiling (mathnas.variants) turns evaluations into block values
+
+    b[i][j] = metric(context with node i = base choice) - metric(context with node i = j)
+
+and the Eq. 5 predictor reads a network's metric off them:
+
+    latency, energy:  base_value - sum_i b[i][x_i]
+    accuracy:         base_value - ref_flops / FLOPs(x) * sum_i b[i][x_i]      (FLOPs-scaled, Eq. 5/6)
+                      base_value - sum_i b[i][x_i]                              (ablation: plain sum)
+
+`base_value` is the metric of the base network (every node at its base choice); `ref_flops` is the
+FLOPs at which the block values were measured (the average-FLOPs network N_avg for Algorithm 1).
+FLOPs(x) includes the fixed part of the network (stem, reductions, classifier), so the ratio is
+defined for every architecture, including cells of none/skip_connect only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+from typing import Callable
+
+import numpy as np
+
+from harness.errors import HarnessError
+from spaces.base import BlockCosts, product_codes
+
+HARDWARE_METRICS = ("latency", "energy")
+PROFILED_METRICS = ("accuracy",) + HARDWARE_METRICS
+MAX_FULL = 5_000_000  # codes; profiling every network of a bigger space is refused
+
+
+def as_codes(codes, num_choices) -> np.ndarray:
+    codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+    if codes.ndim != 2 or codes.shape[1] != len(num_choices):
+        raise HarnessError(f"codes must have shape (k, {len(num_choices)}), got {codes.shape}")
+    if codes.size and (codes.min() < 0 or np.any(codes >= np.asarray(num_choices))):
+        raise HarnessError(f"code entries must be in 0..n_i-1 for n = {list(num_choices)}")
+    return codes
+
+
+@dataclass(frozen=True)
+class SpaceSpec:
+    """What profiling needs to know about a space: its shape and exact per-choice costs."""
+
+    num_choices: tuple[int, ...]
+    costs: BlockCosts
+    skip_from: int | None = None           # Eq. 9: nodes >= skip_from have a last choice "skip"
+    choice_names: tuple[tuple[str, ...], ...] | None = None
+    name: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "num_choices", tuple(int(n) for n in self.num_choices))
+        if not self.num_choices or min(self.num_choices) < 1:
+            raise HarnessError(f"space {self.name!r}: every node needs at least one choice, got {self.num_choices}")
+        shape = tuple(len(b) for b in self.costs.block_flops)
+        if shape != self.num_choices:
+            raise HarnessError(f"space {self.name!r}: block_flops shape {list(shape)} != choices {list(self.num_choices)}")
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.num_choices)
+
+    @property
+    def size(self) -> int:
+        return prod(self.num_choices)
+
+    @property
+    def block_flops(self) -> tuple[np.ndarray, ...]:
+        return tuple(np.asarray(b, dtype=np.float64) for b in self.costs.block_flops)
+
+    def flops(self, codes) -> np.ndarray:
+        return self.costs.flops(as_codes(codes, self.num_choices))
+
+    def params(self, codes) -> np.ndarray:
+        return self.costs.params(as_codes(codes, self.num_choices))
+
+    @classmethod
+    def of(cls, space, dataset: str | None = None) -> "SpaceSpec":
+        """From a space object: NB201 (costs per dataset) or anything with `costs`/`block_costs`."""
+        from spaces.nb201 import NB201Space
+
+        costs = getattr(space, "costs", None)
+        if costs is None and hasattr(space, "block_costs"):
+            costs = space.block_costs(dataset) if callable(space.block_costs) else space.block_costs
+        if costs is None and isinstance(space, NB201Space):
+            from spaces.nb201_costs import block_costs
+
+            costs = block_costs(dataset)
+        if not isinstance(costs, BlockCosts):
+            raise HarnessError(f"space {getattr(space, 'name', type(space).__name__)!r} gives no per-choice FLOPs "
+                               "(BlockCosts via `costs` or `block_costs`); MathNAS needs them")
+        return cls(num_choices=tuple(space.num_choices), costs=costs, skip_from=getattr(space, "skip_from", None),
+                   choice_names=getattr(space, "choice_names", None), name=str(getattr(space, "name", "")))
+
+
+# --- evaluators: the door through which profiling sees ground truth ---------------------------------
+class OracleEvaluator:
+    """Adapter for `harness.oracle.Oracle`: accuracy counted as evaluations, latency/energy as hardware queries."""
+
+    def __init__(self, oracle):
+        self.oracle = oracle
+
+    def metrics(self) -> tuple[str, ...]:
+        gt = getattr(self.oracle, "gt", None)
+        hw = tuple(m for m in HARDWARE_METRICS if gt is None or gt.has(m))
+        return ("accuracy",) + hw
+
+    def __call__(self, metric: str, codes: np.ndarray) -> np.ndarray:
+        if metric == "accuracy":
+            return self.oracle.accuracy(codes)
+        return self.oracle.hardware(metric, codes)
+
+    @property
+    def queries(self) -> int:
+        return self.oracle.queries
+
+
+class FunctionEvaluator:
+    """Wraps `truth(metric, codes) -> values` (e.g. a synthetic space's closed form) and counts distinct
+    codes like the harness oracle does: accuracy evaluations and hardware queries separately."""
+
+    def __init__(self, truth: Callable[[str, np.ndarray], np.ndarray], metrics=PROFILED_METRICS,
+                 budget: int | None = None):
+        self.truth = truth
+        self._metrics = tuple(metrics)
+        self.budget = budget
+        self._seen: dict[str, set] = {"accuracy": set(), "hardware": set()}
+
+    def metrics(self) -> tuple[str, ...]:
+        return self._metrics
+
+    @property
+    def queries(self) -> int:
+        return len(self._seen["accuracy"])
+
+    @property
+    def hw_queries(self) -> int:
+        return len(self._seen["hardware"])
+
+    def __call__(self, metric: str, codes: np.ndarray) -> np.ndarray:
+        if metric not in self._metrics:
+            raise HarnessError(f"evaluator has no metric {metric!r}; it has {', '.join(self._metrics)}")
+        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+        seen = self._seen["accuracy" if metric == "accuracy" else "hardware"]
+        new = {tuple(c) for c in codes.tolist()} - seen
+        if metric == "accuracy" and self.budget is not None and len(seen) + len(new) > self.budget:
+            raise HarnessError(f"evaluation budget of {self.budget} distinct architectures exhausted "
+                               f"({len(seen)} used, {len(new)} more asked)")
+        seen |= new
+        return np.asarray(self.truth(metric, codes), dtype=np.float64)
+
+
+# --- the fitted tables and the Eq. 5 predictor ------------------------------------------------------
+@dataclass
+class BlockTables:
+    """Profiled block values of every metric plus what the predictor needs to use them."""
+
+    variant: str
+    num_choices: tuple[int, ...]
+    base: tuple[int, ...]                      # base choice per node
+    blocks: dict[str, tuple[np.ndarray, ...]]  # metric -> b[i][j]
+    base_value: dict[str, float]               # metric of the base network
+    ref_flops: float                           # FLOPs at which the block values were measured
+    costs: BlockCosts
+    context: tuple[int, ...] | None = None     # the network profiled around (N_avg or random), if any
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.num_choices = tuple(int(n) for n in self.num_choices)
+        self.base = tuple(int(b) for b in self.base)
+        self.blocks = {k: tuple(np.asarray(b, dtype=np.float64).reshape(-1) for b in v) for k, v in self.blocks.items()}
+        for metric, b in self.blocks.items():
+            if tuple(len(x) for x in b) != self.num_choices:
+                raise HarnessError(f"variant {self.variant!r}: {metric} table shape {[len(x) for x in b]} "
+                                   f"!= choices {list(self.num_choices)}")
+            if not all(np.all(np.isfinite(x)) for x in b):
+                raise HarnessError(f"variant {self.variant!r}: {metric} table has NaN or infinite values")
+            if metric not in self.base_value or not np.isfinite(self.base_value[metric]):
+                raise HarnessError(f"variant {self.variant!r}: no finite base value for {metric}")
+        if not np.isfinite(self.ref_flops) or self.ref_flops <= 0:
+            raise HarnessError(f"variant {self.variant!r}: reference FLOPs must be > 0, got {self.ref_flops}")
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(self.blocks)
+
+    def block_sum(self, metric: str, codes) -> np.ndarray:
+        codes = as_codes(codes, self.num_choices)
+        total = np.zeros(codes.shape[0])
+        for i, b in enumerate(self.blocks[metric]):
+            total += b[codes[:, i]]
+        return total
+
+    def predict(self, codes, flops_scaling: bool = True) -> dict[str, np.ndarray]:
+        """Eq. 5 for every profiled metric; FLOPs scaling applies to accuracy only."""
+        codes = as_codes(codes, self.num_choices)
+        out = {}
+        for metric in self.blocks:
+            s = self.block_sum(metric, codes)
+            if metric == "accuracy" and flops_scaling:
+                s = s * (self.ref_flops / self.costs.flops(codes))
+            out[metric] = _snap(self.base_value[metric] - s)
+        return out
+
+    def as_dict(self) -> dict:
+        return {"variant": self.variant, "base": list(self.base), "context": None if self.context is None else list(self.context),
+                "ref_flops": self.ref_flops, "base_value": dict(self.base_value),
+                "blocks": {k: [b.tolist() for b in v] for k, v in self.blocks.items()}, "info": self.info}
+
+
+def _snap(values: np.ndarray, digits: int = 12) -> np.ndarray:
+    """Round away floating-point residue (about 1e-15 relative) of summing block values, so that networks
+    whose predictions are equal in exact arithmetic stay tied (rank metrics count ties)."""
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    if not np.isfinite(scale) or scale == 0.0:
+        return values
+    return np.round(values, digits - int(np.ceil(np.log10(scale))))
+
+
+# --- choices -----------------------------------------------------------------------------------------
+def largest_choice(flops: np.ndarray) -> int:
+    """Most FLOPs; ties go to the later choice."""
+    f = np.asarray(flops, dtype=np.float64)
+    return int(f.size - 1 - np.argmax(f[::-1]))
+
+
+def smallest_choice(flops: np.ndarray) -> int:
+    """Fewest FLOPs; ties go to the earlier choice."""
+    return int(np.argmin(np.asarray(flops, dtype=np.float64)))
+
+
+def average_choice(flops: np.ndarray) -> int:
+    """The choice whose FLOPs are closest to the node's mean choice FLOPs (ties: the earlier choice)."""
+    f = np.asarray(flops, dtype=np.float64)
+    return int(np.argmin(np.abs(f - f.mean())))
+
+
+def resolve_base(spec: SpaceSpec, base) -> np.ndarray:
+    """Base choice per node from 'largest' | 'smallest' | a choice name | an index | a list of indices."""
+    flops = spec.block_flops
+    if isinstance(base, str) and base in ("largest", "smallest"):
+        pick = largest_choice if base == "largest" else smallest_choice
+        return np.array([pick(f) for f in flops], dtype=np.int64)
+    if isinstance(base, str) and base.strip().lstrip("-").isdigit():
+        base = int(base)
+    if isinstance(base, str):
+        names = spec.choice_names
+        if names is None or any(base not in node for node in names):
+            valid = sorted({n for node in names for n in node}) if names else []
+            raise HarnessError(f"base {base!r}: not 'largest', 'smallest', a choice index or a choice name"
+                               + (f" of every node ({', '.join(valid)})" if valid else ""))
+        return np.array([list(node).index(base) for node in names], dtype=np.int64)
+    values = np.atleast_1d(np.asarray(base))
+    if values.dtype.kind not in "iu" or values.ndim != 1:
+        raise HarnessError(f"base {base!r}: expected 'largest', 'smallest', a choice name or integer choice(s)")
+    if values.size == 1:
+        values = np.full(spec.num_nodes, int(values[0]))
+    if values.size != spec.num_nodes or np.any(values < 0) or np.any(values >= np.asarray(spec.num_choices)):
+        raise HarnessError(f"base {base!r}: need one choice in 0..n_i-1 per node, n = {list(spec.num_choices)}")
+    return values.astype(np.int64)
+
+
+# --- what a profiling variant works with -------------------------------------------------------------
+class Profiler:
+    """Handed to every profiling variant: the space, the base choices, a seeded RNG and counted evaluation.
+
+    Variants spend evaluations only through `evaluate`; the helpers below cover the paper's
+    estimators (a sweep around one context network, and per-choice means over a set of networks).
+    """
+
+    def __init__(self, spec: SpaceSpec, evaluator, base="largest", seed: int = 0, metrics=None):
+        self.spec = spec
+        self.evaluator = evaluator
+        self.metrics = tuple(metrics) if metrics is not None else tuple(evaluator.metrics())
+        if "accuracy" not in self.metrics:
+            raise HarnessError("MathNAS profiles accuracy; the evaluator does not provide it")
+        self.base = resolve_base(spec, base)
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+
+    @property
+    def base_code(self) -> np.ndarray:
+        return self.base.copy()
+
+    def average_code(self) -> np.ndarray:
+        """N_avg of Algorithm 1: per node the choice closest to the node's mean choice FLOPs."""
+        return np.array([average_choice(f) for f in self.spec.block_flops], dtype=np.int64)
+
+    def random_code(self) -> np.ndarray:
+        return np.array([int(self.rng.integers(n)) for n in self.spec.num_choices], dtype=np.int64)
+
+    def all_codes(self) -> np.ndarray:
+        if self.spec.size > MAX_FULL:
+            raise HarnessError(f"space {self.spec.name!r} has {self.spec.size:,} networks; evaluating all of them "
+                               f"is refused above {MAX_FULL:,} (use variant 'sampled' or 'single')")
+        return product_codes(self.spec.num_choices)
+
+    def evaluate(self, codes) -> dict[str, np.ndarray]:
+        """Every profiled metric of `codes`, through the (counting, budgeted) evaluator."""
+        codes = as_codes(codes, self.spec.num_choices)
+        return {m: np.asarray(self.evaluator(m, codes), dtype=np.float64) for m in self.metrics}
+
+    def sweep(self, context) -> dict[str, tuple[np.ndarray, ...]]:
+        """Algorithm 1's inner loop: b[i][j] = M(context, node i = base) - M(context, node i = j).
+
+        Evaluates context with each node set to each choice: 1 + sum_i (n_i - 1) distinct networks."""
+        context = as_codes(context, self.spec.num_choices)[0]
+        codes, where = [], []
+        for i, n in enumerate(self.spec.num_choices):
+            for j in range(n):
+                c = context.copy()
+                c[i] = j
+                codes.append(c)
+                where.append((i, j))
+        values = self.evaluate(np.array(codes))
+        out = {}
+        for m, v in values.items():
+            table = [np.zeros(n) for n in self.spec.num_choices]
+            for (i, j), x in zip(where, v):
+                table[i][j] = x
+            out[m] = tuple(t[self.base[i]] - t for i, t in enumerate(table))
+        return out
+
+    def marginal(self, codes, values: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, ...]]:
+        """b[i][j] = mean of M over networks with node i = base - mean over networks with node i = j.
+
+        Over all networks this is exactly the Eq. 3 average of paired differences over every context
+        of the other nodes; over a uniform random sample it is an unbiased estimate of it."""
+        codes = as_codes(codes, self.spec.num_choices)
+        out = {}
+        for m, v in values.items():
+            tables = []
+            for i, n in enumerate(self.spec.num_choices):
+                counts = np.bincount(codes[:, i], minlength=n)
+                if counts.min() == 0:
+                    raise HarnessError(f"profiling saw no network with node {i} = choice {int(np.argmin(counts))}; "
+                                       "evaluate more networks (e.g. a larger `fraction`)")
+                means = np.bincount(codes[:, i], weights=v, minlength=n) / counts
+                tables.append(means[self.base[i]] - means)
+            out[m] = tuple(tables)
+        return out
+
+    def tables(self, blocks: dict[str, tuple[np.ndarray, ...]], ref_flops: float, variant: str,
+               context=None, base_value: dict[str, float] | None = None, info: dict | None = None) -> BlockTables:
+        """Finish a variant: measure the base network (unless given) and wrap everything in BlockTables."""
+        if base_value is None:
+            measured = self.evaluate(self.base_code)
+            base_value = {m: float(v[0]) for m, v in measured.items()}
+        return BlockTables(variant=variant, num_choices=self.spec.num_choices, base=tuple(self.base),
+                           blocks=blocks, base_value=base_value, ref_flops=float(ref_flops), costs=self.spec.costs,
+                           context=None if context is None else tuple(int(c) for c in np.ravel(context)),
+                           info=dict(info or {}))
+
+
+def harmonic_mean_flops(spec: SpaceSpec, codes) -> float:
+    """Reference FLOPs of an average over networks: if a block's effect scales like 1/FLOPs (Eq. 5),
+    the mean effect over networks corresponds to the harmonic mean of their FLOPs."""
+    f = spec.flops(codes)
+    if np.any(f <= 0):
+        raise HarnessError(f"space {spec.name!r}: some network has FLOPs <= 0; Eq. 5 needs FLOPs > 0")
+    return float(1.0 / np.mean(1.0 / f))

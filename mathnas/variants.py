@@ -1,0 +1,196 @@
+"""Block-profiling variants: a registry, so a new profiling idea is one decorated function.
+
+A variant is `fn(prof: Profiler, **own_params) -> BlockTables`. It spends evaluations only through
+`prof.evaluate` (the counting, budgeted oracle) and usually ends with `prof.tables(...)`:
+
+    from mathnas.variants import register_variant
+
+    @register_variant("multi")
+    def multi(prof, contexts=4):
+        # Algorithm 1 around `contexts` seeded random networks; block values averaged over them
+        nets = [prof.random_code() for _ in range(int(contexts))]
+        sweeps = [prof.sweep(net) for net in nets]
+        blocks = {m: tuple(sum(s[m][i] for s in sweeps) / len(sweeps) for i in range(prof.spec.num_nodes))
+                  for m in prof.metrics}
+        ref_flops = len(nets) / sum(1.0 / prof.spec.flops(net)[0] for net in nets)  # harmonic mean
+        return prof.tables(blocks, ref_flops=ref_flops, variant="multi")
+
+`mathnas-bench predict --method mathnas --variant multi --param plugin=my_module --param contexts=8`
+imports `my_module` (a module name on sys.path, or a path to a .py file) before looking the variant
+up; every other --param the variant declares is passed to it.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from math import prod
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from harness.errors import HarnessError, unknown_name
+from mathnas.blocks import BlockTables, Profiler, harmonic_mean_flops
+
+VARIANTS: dict[str, Callable[..., BlockTables]] = {}
+BASE_NETS = ("average", "random")
+
+
+def register_variant(name: str):
+    """Decorator: make `fn(prof, **params) -> BlockTables` available as `--variant name`."""
+    if not isinstance(name, str) or not name.strip():
+        raise HarnessError(f"variant name must be a non-empty string, got {name!r}")
+
+    def deco(fn):
+        VARIANTS[name] = fn
+        return fn
+    return deco
+
+
+def get_variant(name: str) -> Callable[..., BlockTables]:
+    if name not in VARIANTS:
+        raise unknown_name("MathNAS variant", name, VARIANTS)
+    return VARIANTS[name]
+
+
+def load_plugins(plugins) -> list[str]:
+    """Import user modules (names, or paths to .py files; a list or a comma-separated string) so that
+    their `@register_variant` decorators run. Returns the module names imported."""
+    if plugins is None:
+        return []
+    items = plugins if isinstance(plugins, (list, tuple)) else str(plugins).split(",")
+    loaded = []
+    for item in (str(p).strip() for p in items):
+        if not item:
+            continue
+        path = Path(item)
+        try:
+            if item.endswith(".py"):
+                if not path.is_file():
+                    raise HarnessError(f"plugin file {item!r} does not exist")
+                mod_name = f"mathnas_plugin_{path.stem}"
+                spec = importlib.util.spec_from_file_location(mod_name, path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[mod_name] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(item)
+                mod_name = item
+        except HarnessError:
+            raise
+        except ModuleNotFoundError as e:
+            raise HarnessError(f"plugin {item!r}: module not found ({e.name}); put it on PYTHONPATH or pass a .py path") from None
+        except Exception as e:  # noqa: BLE001 - user code: report it in one line
+            raise HarnessError(f"plugin {item!r} failed to import: {type(e).__name__}: {e}") from None
+        loaded.append(mod_name)
+    return loaded
+
+
+def run_variant(name: str, prof: Profiler, **params) -> BlockTables:
+    """Run a registered variant with its own parameters; unknown parameters are a one-line error."""
+    fn = get_variant(name)
+    sig = inspect.signature(fn)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+    accepted = [p for p in list(sig.parameters)[1:] if sig.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD]
+    unknown = sorted(k for k in params if k not in accepted)
+    if unknown and not takes_any:
+        raise HarnessError(f"MathNAS variant {name!r} takes no parameter {unknown[0]!r}; "
+                           f"it takes: {', '.join(accepted) or 'none'}")
+    tables = fn(prof, **params)
+    if not isinstance(tables, BlockTables):
+        raise HarnessError(f"MathNAS variant {name!r} returned {type(tables).__name__}, not BlockTables")
+    if tables.num_choices != prof.spec.num_choices:
+        raise HarnessError(f"MathNAS variant {name!r}: tables for choices {list(tables.num_choices)}, "
+                           f"space has {list(prof.spec.num_choices)}")
+    if "accuracy" not in tables.blocks:
+        raise HarnessError(f"MathNAS variant {name!r} returned no accuracy table")
+    return tables
+
+
+# --- the paper's variants ------------------------------------------------------------------------
+@register_variant("single")
+def single(prof: Profiler, base_net: str = "average") -> BlockTables:
+    """Algorithm 1: block values from one network, N_avg (or a seeded random one: Table 5 ablation).
+    Cost: 1 + sum_i (n_i - 1) networks, plus the base network: O(m*n)."""
+    if base_net not in BASE_NETS:
+        raise unknown_name("base_net", str(base_net), BASE_NETS)
+    context = prof.average_code() if base_net == "average" else prof.random_code()
+    blocks = prof.sweep(context)
+    return prof.tables(blocks, ref_flops=float(prof.spec.flops(context)[0]), variant="single", context=context,
+                       info={"base_net": base_net})
+
+
+@register_variant("full")
+def full(prof: Profiler) -> BlockTables:
+    """Eq. 3/7: the difference averaged over every context of the other nodes (all n^m networks)."""
+    codes = prof.all_codes()
+    blocks = prof.marginal(codes, prof.evaluate(codes))
+    return prof.tables(blocks, ref_flops=harmonic_mean_flops(prof.spec, codes), variant="full")
+
+
+@register_variant("sampled")
+def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables:
+    """Eq. 3 estimated on a seeded random `fraction` (the paper's 5%, Fig. 2).
+
+    paired=False (default): evaluate `fraction` of all networks; b[i][j] = mean over the sampled networks
+      with node i = base minus mean over those with node i = j (each block averaged over about
+      `fraction` of its contexts; cost fraction * n^m networks).
+    paired=True: per node, a `fraction` of the contexts of the other nodes, each evaluated with every
+      choice at that node; b[i][j] = mean of the paired differences (exact on additive spaces; cost
+      about m * fraction * n^m networks)."""
+    try:
+        fraction = float(fraction)
+    except (TypeError, ValueError):
+        raise HarnessError(f"fraction must be a number in (0, 1], got {fraction!r}") from None
+    if not 0 < fraction <= 1:
+        raise HarnessError(f"fraction must be in (0, 1], got {fraction}")
+    from mathnas.method import _as_bool
+
+    spec = prof.spec
+    if _as_bool(paired, "paired"):
+        codes, where = [], []
+        for i, n in enumerate(spec.num_choices):
+            others = [c for k, c in enumerate(spec.num_choices) if k != i]
+            contexts = _sample_codes(prof.rng, others, fraction)
+            for ctx in contexts:
+                for j in range(n):
+                    codes.append(np.insert(ctx, i, j))
+                    where.append((i, j))
+        codes = np.array(codes, dtype=np.int64)
+        values = prof.evaluate(codes)
+        blocks = {}
+        for m, v in values.items():
+            tables = []
+            for i, n in enumerate(spec.num_choices):
+                mine = np.array([w[0] == i for w in where])
+                per = v[mine].reshape(-1, n)  # one row per context, one column per choice
+                tables.append(per[:, prof.base[i]].mean() - per.mean(axis=0))
+            blocks[m] = tuple(tables)
+    else:
+        codes = _sample_codes(prof.rng, spec.num_choices, fraction)
+        blocks = prof.marginal(codes, prof.evaluate(codes))
+    return prof.tables(blocks, ref_flops=harmonic_mean_flops(spec, codes), variant="sampled",
+                       info={"fraction": fraction, "paired": bool(_as_bool(paired, "paired")),
+                             "networks": int(len({tuple(c) for c in codes.tolist()}))})
+
+
+def _sample_codes(rng, num_choices, fraction: float) -> np.ndarray:
+    """A uniform random `fraction` (at least one) of the codes of a product space, without replacement."""
+    size = prod(num_choices)
+    k = max(1, int(round(fraction * size)))
+    if size < 2**62:
+        return _unrank(rng.choice(size, size=k, replace=False), num_choices)
+    # too many to rank: independent uniform codes (the oracle counts duplicates once)
+    return np.stack([rng.integers(0, n, size=k) for n in num_choices], axis=1).astype(np.int64)
+
+
+def _unrank(rows, num_choices) -> np.ndarray:
+    """Codes with the given lexicographic ranks (the inverse of spaces.base.lexicographic_rank)."""
+    rows = np.asarray(rows, dtype=np.int64).copy()
+    codes = np.empty((rows.size, len(num_choices)), dtype=np.int64)
+    for i in range(len(num_choices) - 1, -1, -1):
+        codes[:, i] = rows % num_choices[i]
+        rows //= num_choices[i]
+    return codes
