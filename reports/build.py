@@ -1,0 +1,140 @@
+"""`mathnas-bench report RESULTS_DIR --out DIR`: every leaderboard, figure and the claims table of one store.
+
+Reads ONLY the result store (the runner stores what the figures need: prediction samples, exact Pareto
+fronts, the claims table). Writes Markdown, LaTeX, CSV, PNG/SVG and one self-contained HTML page
+(figures embedded as base64 PNG; no network needed to open it).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from harness.store import ResultStore, atomic_write_bytes
+from reports.figures import all_figures
+from reports.tables import all_boards, headline
+
+CLAIM_COLUMNS = ("claim", "source", "paper", "ours", "delta", "verdict", "how")
+CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1.5em 0;font-size:13px}
+th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}th:first-child{text-align:left}
+thead th{border-bottom:2px solid #444}.note{color:#666;font-size:12px;margin:0}
+figure{margin:1em 0}figcaption{font-size:12px;color:#444}img{max-width:100%}
+.fail{color:#a00}code{font-size:12px}"""
+
+
+@dataclass
+class ReportResult:
+    out: Path
+    html: Path
+    markdown: Path
+    headline: str
+    files: list[Path] = field(default_factory=list)
+
+
+def claims_rows(frame: pd.DataFrame) -> list[dict] | None:
+    """The claims table the runner stored (task "claims"); None when the suite did not ask for it."""
+    if "task" not in frame.columns or "claims" not in frame.columns:
+        return None
+    rows = frame[(frame["task"] == "claims") & (frame["status"] == "ok")]
+    if rows.empty:
+        return None
+    return json.loads(rows.sort_values("seed").iloc[0]["claims"])
+
+
+def _claims_markdown(rows: list[dict]) -> str:
+    def fmt(c, v):
+        if v is None:
+            return "—"
+        if c == "delta":
+            return f"{v:+.4g}"
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(CLAIM_COLUMNS) + " |", "|" + "---|" * len(CLAIM_COLUMNS)]
+    for r in rows:
+        lines.append("| " + " | ".join(fmt(c, r.get(c)).replace("|", "\\|") for c in CLAIM_COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def _write(path: Path, text: str, files: list[Path]) -> None:
+    atomic_write_bytes(path, text.encode())
+    files.append(path)
+
+
+def build_report(results: str | Path, out: str | Path, figures: bool = True) -> ReportResult:
+    store = ResultStore(results)
+    frame = store.read()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    boards = all_boards(frame)
+    head = headline(boards)
+
+    # tables ------------------------------------------------------------------------------------------------
+    (out / "tables").mkdir(exist_ok=True)
+    for b in boards:
+        _write(out / "tables" / f"{b.name}.md", b.markdown() + "\n", files)
+        _write(out / "tables" / f"{b.name}.tex", b.latex(), files)
+    long = pd.concat([b.long_frame() for b in boards], ignore_index=True) if boards else pd.DataFrame()
+    _write(out / "leaderboards.csv", long.to_csv(index=False), files)
+    _write(out / "leaderboards.tex", "\n".join(b.latex() for b in boards), files)
+    claims = claims_rows(frame)
+    if claims is not None:
+        _write(out / "claims.md", _claims_markdown(claims) + "\n", files)
+        _write(out / "claims.csv", pd.DataFrame(claims, columns=list(CLAIM_COLUMNS)).to_csv(index=False), files)
+    failed = frame[frame["status"] != "ok"] if "status" in frame else frame.iloc[0:0]
+    if not failed.empty:
+        cols = [c for c in ("task", "label", "dataset", "device", "limit_label", "backend", "family", "seed", "error")
+                if c in failed]
+        _write(out / "failures.csv", failed[cols].to_csv(index=False), files)
+
+    # figures -----------------------------------------------------------------------------------------------
+    figs = all_figures(frame, out / "figures") if figures else []
+    for f in figs:
+        files += [f.png, f.svg]
+
+    # Markdown summary ---------------------------------------------------------------------------------------
+    counts = frame.groupby(["task", "status"]).size() if len(frame) else pd.Series(dtype=int)
+    count_text = ", ".join(f"{t} {s}: {n}" for (t, s), n in counts.items())
+    md = [f"# mathnas-bench report", "", f"Result store `{Path(results).resolve()}`: {len(frame)} cells ({count_text}).",
+          ""]
+    md += [b.markdown() + "\n" for b in boards]
+    if claims is not None:
+        md += ["**Paper claims**", "", _claims_markdown(claims), ""]
+    else:
+        md += ["(no claims table in this store: add \"claims\" to the suite's tasks)", ""]
+    if not failed.empty:
+        md += [f"**{len(failed)} failed cells** (see failures.csv; re-running the suite retries them)", ""]
+    md += [f"![{f.title}](figures/{f.png.name})" for f in figs]
+    _write(out / "report.md", "\n".join(md) + "\n", files)
+
+    # HTML --------------------------------------------------------------------------------------------------
+    body = [f"<h1>mathnas-bench report</h1><p>Result store <code>{html.escape(str(Path(results).resolve()))}</code>: "
+            f"{len(frame)} cells ({html.escape(count_text)}); generated "
+            f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}.</p>"]
+    if not failed.empty:
+        body.append(f"<p class='fail'>{len(failed)} failed cells (see failures.csv).</p>")
+    body.append("<h2>Leaderboards</h2>")
+    body += [b.html() for b in boards]
+    if claims is not None:
+        body.append("<h2>Paper claims</h2><table><thead><tr>" +
+                    "".join(f"<th>{c}</th>" for c in CLAIM_COLUMNS) + "</tr></thead><tbody>")
+        for r in claims:
+            body.append("<tr>" + "".join(f"<td>{html.escape('—' if r.get(c) is None else str(r.get(c)))}</td>"
+                                         for c in CLAIM_COLUMNS) + "</tr>")
+        body.append("</tbody></table>")
+    if figs:
+        body.append("<h2>Figures</h2>")
+        for f in figs:
+            data = base64.b64encode(f.png.read_bytes()).decode()
+            body.append(f"<figure><img alt='{html.escape(f.title)}' src='data:image/png;base64,{data}'>"
+                        f"<figcaption>{html.escape(f.title)}</figcaption></figure>")
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>mathnas-bench report</title>"
+            f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>")
+    _write(out / "index.html", page, files)
+    return ReportResult(out, out / "index.html", out / "report.md", head.markdown() if head else "", files)

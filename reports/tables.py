@@ -1,0 +1,306 @@
+"""Leaderboards from a result store: mean and 95% bootstrap CI over seeds, best in bold.
+
+One `Board` = rows (methods, or solver backends) x columns (datasets / devices / families), every cell a
+`harness.metrics.summarize` over seeds. Rendered as Markdown, LaTeX (booktabs), CSV and HTML.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from harness.metrics import summarize
+
+PREDICT_METRICS = ("accuracy", "latency", "energy")
+
+
+@dataclass
+class Board:
+    name: str  # file stem
+    title: str
+    higher_is_better: bool
+    cells: dict  # (row, column) -> summarize() dict
+    rows: list[str]
+    columns: list[str]
+    note: str = ""
+    digits: int = 3
+    extra: dict = field(default_factory=dict)  # column -> {row: text}: plain columns after the summaries
+    row_header: str = "method"
+
+    def best(self) -> dict[str, str]:
+        """column -> row with the best mean (ties: all of them are bold)."""
+        out = {}
+        for c in self.columns:
+            means = {r: self.cells[(r, c)]["mean"] for r in self.rows if (r, c) in self.cells
+                     and not math.isnan(self.cells[(r, c)]["mean"])}
+            if means:
+                target = max(means.values()) if self.higher_is_better else min(means.values())
+                out[c] = {r for r, m in means.items() if round(m, self.digits) == round(target, self.digits)}
+        return out
+
+    def fmt(self, s: dict, ci: bool = True) -> str:
+        if s is None or math.isnan(s["mean"]):
+            return "—"
+        d = self.digits
+        text = f"{s['mean']:.{d}f}"
+        if ci and s["n"] > 1:
+            text += f" [{s['ci_low']:.{d}f}, {s['ci_high']:.{d}f}]"
+        return text
+
+    # renderers ---------------------------------------------------------------------------------------
+    def markdown(self) -> str:
+        best = self.best()
+        head = [self.row_header] + self.columns + list(self.extra)
+        lines = [f"**{self.title}**" + (f" ({self.note})" if self.note else ""), "",
+                 "| " + " | ".join(head) + " |", "|" + "|".join([":--"] + ["--:"] * (len(head) - 1)) + "|"]
+        for r in self.rows:
+            cells = []
+            for c in self.columns:
+                text = self.fmt(self.cells.get((r, c)))
+                cells.append(f"**{text}**" if r in best.get(c, ()) else text)
+            cells += [self.extra[e].get(r, "—") for e in self.extra]
+            lines.append("| " + " | ".join([r] + cells) + " |")
+        return "\n".join(lines)
+
+    def latex(self) -> str:
+        best = self.best()
+
+        def esc(t: str) -> str:
+            for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"),
+                         ("<=", r"$\leq$"), ("~", r"\textasciitilde{}")):
+                t = t.replace(a, b)
+            return t
+
+        def cell(r, c):
+            s = self.cells.get((r, c))
+            if s is None or math.isnan(s["mean"]):
+                return "--"
+            d = self.digits
+            mean = f"{s['mean']:.{d}f}"
+            mean = rf"\textbf{{{mean}}}" if r in best.get(c, ()) else mean
+            if s["n"] > 1:
+                mean += rf" {{\scriptsize[{s['ci_low']:.{d}f}, {s['ci_high']:.{d}f}]}}"
+            return mean
+
+        head = [self.row_header] + self.columns + list(self.extra)
+        lines = [r"% " + esc(self.title), r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule",
+                 " & ".join(esc(h) for h in head) + r" \\", r"\midrule"]
+        for r in self.rows:
+            cells = [cell(r, c) for c in self.columns] + [esc(self.extra[e].get(r, "--")) for e in self.extra]
+            lines.append(" & ".join([esc(r)] + cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines) + "\n"
+
+    def long_frame(self) -> pd.DataFrame:
+        recs = [{"board": self.name, "row": r, "column": c, **self.cells[(r, c)]}
+                for r in self.rows for c in self.columns if (r, c) in self.cells]
+        return pd.DataFrame(recs, columns=["board", "row", "column", "mean", "std", "ci_low", "ci_high", "n"])
+
+    def html(self) -> str:
+        best = self.best()
+        head = [self.row_header] + self.columns + list(self.extra)
+        out = [f"<h3>{html.escape(self.title)}</h3>"]
+        if self.note:
+            out.append(f"<p class='note'>{html.escape(self.note)}</p>")
+        out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>")
+        for r in self.rows:
+            tds = [f"<th>{html.escape(r)}</th>"]
+            for c in self.columns:
+                text = html.escape(self.fmt(self.cells.get((r, c))))
+                tds.append(f"<td><b>{text}</b></td>" if r in best.get(c, ()) else f"<td>{text}</td>")
+            tds += [f"<td>{html.escape(self.extra[e].get(r, '—'))}</td>" for e in self.extra]
+            out.append("<tr>" + "".join(tds) + "</tr>")
+        out.append("</tbody></table>")
+        return "\n".join(out)
+
+
+# --- from store rows to boards -----------------------------------------------------------------------------
+def ok_rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    if "task" not in frame.columns:
+        return frame.iloc[0:0]
+    sub = frame[(frame["task"] == task) & (frame["status"] == "ok")]
+    return sub.copy()
+
+
+def method_name(frame: pd.DataFrame) -> pd.Series:
+    """The row label of a method: its suite label, plus the budget when one label ran several budgets."""
+    label = frame["label"].astype(str)
+    if "budget" not in frame.columns:
+        return label
+    budget = frame["budget"]
+    several = frame.assign(_b=budget.fillna(-1)).groupby("label")["_b"].transform("nunique") > 1
+    suffix = budget.map(lambda b: "" if pd.isna(b) else f" @{int(b)}")
+    return label.where(~several, label + suffix)
+
+
+def _order(values) -> list[str]:
+    """Distinct values in a stable order: datasets in harness.data order, the rest sorted."""
+    from harness.data import DATASETS
+
+    rank = {d: i for i, d in enumerate(DATASETS)}
+    return sorted(dict.fromkeys(values), key=lambda v: (rank.get(v, len(rank)), str(v)))
+
+
+def _board(frame: pd.DataFrame, value: str, column_of, name: str, title: str, higher: bool, note: str = "",
+           digits: int = 3, per_seed_mean=True) -> Board | None:
+    """Summaries over seeds of `value`, first averaged within (row, column, seed) (over limits, devices...)."""
+    if frame.empty or value not in frame.columns:
+        return None
+    f = frame.assign(_row=method_name(frame), _col=column_of(frame), _v=pd.to_numeric(frame[value], errors="coerce"))
+    f = f[f["_v"].notna()]
+    if f.empty:
+        return None
+    per_seed = f.groupby(["_row", "_col", "seed"], sort=False)["_v"].mean().reset_index()
+    cells = {}
+    for (r, c), g in per_seed.groupby(["_row", "_col"], sort=False):
+        cells[(r, c)] = summarize(g["_v"].to_numpy())
+    return Board(name, title, higher, cells, _order(f["_row"]), _order(f["_col"]), note=note, digits=digits)
+
+
+def predict_boards(frame: pd.DataFrame) -> list[Board]:
+    rows = ok_rows(frame, "predict")
+    out = []
+    for metric in PREDICT_METRICS:
+        col = f"{metric}.kendall_tau"
+        b = _board(rows, col, lambda f: f["dataset"], f"predict-{metric}-tau",
+                   f"Predict: Kendall tau of {metric} (higher is better)", True,
+                   note="mean over devices per seed; 95% bootstrap CI over seeds")
+        if b:
+            out.append(b)
+        for dataset in _order(rows["dataset"]) if not rows.empty else []:
+            sub = rows[rows["dataset"] == dataset]
+            b = _board(sub, col, lambda f: f["device"], f"predict-{metric}-tau-{dataset}",
+                       f"Predict: Kendall tau of {metric} on {dataset}, per device", True,
+                       note="95% bootstrap CI over seeds")
+            if b:
+                out.append(b)
+    return out
+
+
+def _search_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = ok_rows(frame, "search")
+    if rows.empty:
+        return rows
+    feasible = rows["feasible"].astype("boolean").fillna(False).astype(bool) if "feasible" in rows else False
+    rows["feasible_rate"] = np.where(feasible, 1.0, 0.0)
+    rows["regret_feasible"] = np.where(feasible, pd.to_numeric(rows["regret"], errors="coerce"), np.nan)
+    return rows
+
+
+def _rate_column(rows: pd.DataFrame, board: Board) -> None:
+    names = method_name(rows)
+    rate = rows.assign(_row=names).groupby("_row")["feasible_rate"].mean()
+    q = rows.assign(_row=names).groupby("_row")["queries"].mean() if "queries" in rows else None
+    board.extra["feasible"] = {r: f"{100 * v:.0f}%" for r, v in rate.items()}
+    if q is not None:
+        board.extra["queries"] = {r: f"{v:.0f}" for r, v in q.items()}
+
+
+def search_boards(frame: pd.DataFrame) -> list[Board]:
+    rows = _search_frame(frame)
+    if rows.empty:
+        return []
+    out = []
+    b = _board(rows, "regret_feasible", lambda f: f["dataset"], "search-regret",
+               "Search: regret = true optimum - true accuracy found, in points (lower is better)", False,
+               note="feasible results only (infeasible ones count in 'feasible'); mean over devices and limits per "
+                    "seed; 95% bootstrap CI over seeds", digits=2)
+    if b:
+        _rate_column(rows, b)
+        out.append(b)
+    b = _board(rows, "feasible_rate", lambda f: f["dataset"], "search-feasible",
+               "Search: share of results feasible under the true limits (higher is better)", True, digits=2,
+               note="mean over devices and limits per seed")
+    if b:
+        out.append(b)
+    for dataset in _order(rows["dataset"]):
+        sub = rows[rows["dataset"] == dataset]
+        b = _board(sub, "regret_feasible", lambda f: f["device"], f"search-regret-{dataset}",
+                   f"Search regret on {dataset}, per device (lower is better)", False, digits=2,
+                   note="feasible results only; mean over limits per seed")
+        if b:
+            _rate_column(sub, b)
+            out.append(b)
+    return out
+
+
+def solver_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    return ok_rows(frame, "solvers")
+
+
+REL_TOL = 1e-6
+
+
+def solver_records(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (backend, instance, seed) with `agree_all`: the objective matches the best answer of
+    ANY backend of the store (enumeration when the benchmark had it, else the best proven optimum), or
+    every backend that decided it says infeasible."""
+    rows = solver_frame(frame)
+    recs = []
+    for _, r in rows.iterrows():
+        secs = json.loads(r["record_seconds"]) if isinstance(r.get("record_seconds"), str) else []
+        for i, rec in enumerate(json.loads(r["records"])):
+            recs.append({**rec, "seed": int(r["seed"]), "seconds": secs[i] if i < len(secs) else np.nan})
+    if not recs:
+        return pd.DataFrame()
+    f = pd.DataFrame(recs)
+    ref = {}
+    for (fam, inst, seed), g in f.groupby(["family", "instance", "seed"]):
+        enum = g[g["reference_kind"] == "enumeration"]["reference"].dropna()
+        proven = g[g["status"] == "optimal"]["objective"].dropna()
+        infeasible = (g["reference_kind"] == "infeasible").any() and not len(proven)
+        ref[(fam, inst, seed)] = ("infeasible", None) if infeasible else \
+            ("value", float(enum.iloc[0])) if len(enum) else ("value", float(proven.max())) if len(proven) else ("none", None)
+
+    def agrees(rec) -> bool:
+        kind, value = ref[(rec["family"], rec["instance"], rec["seed"])]
+        if kind == "infeasible":
+            return rec["status"] == "infeasible"
+        if kind == "none" or rec["objective"] is None or pd.isna(rec["objective"]):
+            return False
+        return abs(rec["objective"] - value) <= REL_TOL * max(1.0, abs(value))
+
+    f["agree_all"] = [agrees(rec) for rec in f.to_dict("records")]
+    return f
+
+
+def solver_boards(frame: pd.DataFrame) -> list[Board]:
+    rows = solver_frame(frame)
+    if rows.empty:
+        return []
+    out = []
+    rows = rows.assign(label=rows["backend"], budget=np.nan)
+    b = _board(rows, "mean_seconds", lambda f: f["family"], "solvers-time",
+               "Solvers: mean time per problem in seconds (lower is better)", False, digits=4,
+               note="mean over the instances of a family per seed; 95% bootstrap CI over seeds")
+    if b:
+        b.row_header = "backend"
+        out.append(b)
+    recs = solver_records(frame)
+    if not recs.empty:
+        per = recs.groupby(["backend", "family", "seed"])["agree_all"].mean().reset_index()
+        per = per.assign(label=per["backend"], budget=np.nan, _agree=per["agree_all"].astype(float))
+        b = _board(per, "_agree", lambda f: f["family"], "solvers-agreement",
+                   "Solvers: share of instances solved to the reference optimum (higher is better)", True, digits=3,
+                   note="reference: exhaustive enumeration when feasible, else the best optimum any backend proved")
+        if b:
+            b.row_header = "backend"
+            out.append(b)
+    return out
+
+
+def all_boards(frame: pd.DataFrame) -> list[Board]:
+    return predict_boards(frame) + search_boards(frame) + solver_boards(frame)
+
+
+def headline(boards: list[Board]) -> Board | None:
+    """The one board the CLI prints: search regret when searched, else accuracy prediction."""
+    by_name = {b.name: b for b in boards}
+    for name in ("search-regret", "predict-accuracy-tau", "solvers-time"):
+        if name in by_name:
+            return by_name[name]
+    return boards[0] if boards else None

@@ -1,0 +1,119 @@
+"""Reports and the regression gate, from a real (small) result store."""
+from __future__ import annotations
+
+import json
+import re
+
+import pyarrow.parquet as pq
+import pytest
+from test_runner_methods import TINY, write_suite
+
+from harness.cli import main
+from harness.runner import run
+from harness.store import ResultStore, atomic_write_bytes
+from reports.build import build_report
+from reports.regress import regress
+
+SUITE = TINY + """
+[[methods]]
+name = "mathnas"
+variant = "single"
+solver = "highs"
+
+[solvers]
+backends = ["enumerate", "highs"]
+families = ["small"]
+seeds = [0]
+"""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reports")
+    s = run(write_suite(folder, SUITE), folder / "results", executor="serial", progress=False)
+    assert s.failed == 0
+    claims = [{"claim": "accuracy prediction Spearman rho", "source": "Fig. 3", "paper": 0.97, "ours": 0.61,
+               "delta": -0.36, "verdict": "differs", "how": "test row"}]
+    ResultStore(folder / "results").write({"key": "claims-test", "task": "claims", "status": "ok", "seed": 0,
+                                           "claims": json.dumps(claims)})
+    return folder / "results"
+
+
+def test_report_files_and_self_contained_html(store, tmp_path):
+    rep = build_report(store, tmp_path / "rep")
+    names = {p.relative_to(tmp_path / "rep").as_posix() for p in rep.files}
+    for f in ("index.html", "report.md", "leaderboards.csv", "leaderboards.tex", "claims.md",
+              "tables/search-regret.md", "tables/predict-accuracy-tau.tex", "tables/solvers-agreement.md",
+              "figures/scatter-accuracy-cifar10.png", "figures/scatter-accuracy-cifar10.svg",
+              "figures/pareto-latency-cifar100.svg", "figures/pareto-energy-cifar10.png",
+              "figures/regret-vs-budget.png", "figures/solver-time-vs-size.svg"):
+        assert f in names, f
+    page = rep.html.read_text()
+    assert page.count("data:image/png;base64,") >= 6
+    assert not re.search(r"""(src|href)=['"]?(https?:)?//""", page)  # nothing fetched from a network
+    assert "<b>" in page and "accuracy prediction Spearman rho" in page
+    tex = (tmp_path / "rep" / "tables" / "search-regret.tex").read_text()
+    assert r"\toprule" in tex and r"\bottomrule" in tex and r"\textbf{" in tex
+    md = (tmp_path / "rep" / "tables" / "predict-accuracy-tau.md").read_text()
+    assert "| mathnas-single |" in md and "**" in md
+    import pandas as pd
+
+    csv = pd.read_csv(tmp_path / "rep" / "leaderboards.csv")
+    assert list(csv.columns) == ["board", "row", "column", "mean", "std", "ci_low", "ci_high", "n"]
+    regret = csv[(csv["board"] == "search-regret") & (csv["row"] == "mathnas-single")]
+    assert len(regret) == 2 and (regret["n"] == 2).all() and (regret["mean"] >= 0).all()
+
+
+def test_report_cli_prints_place_and_headline(store, tmp_path, capsys):
+    assert main(["report", str(store), "--out", str(tmp_path / "r"), "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert f"report written to {tmp_path / 'r' / 'index.html'}" in out
+    assert "**Search: regret" in out and "| method | cifar10 | cifar100 | feasible | queries |" in out
+
+
+def _rewrite_cell(store, task, column, change):
+    frame = ResultStore(store).read()
+    key = frame[(frame["task"] == task) & frame[column].notna()]["key"].iloc[0]
+    path = store / "cells" / f"{key}.parquet"
+    table = pq.read_table(path)
+    df = table.to_pandas()
+    df[column] = change(df[column])
+    import pyarrow as pa
+
+    new = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(table.schema.metadata)
+    import io
+
+    buf = io.BytesIO()
+    pq.write_table(new, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    return frame[frame["key"] == key].iloc[0]
+
+
+def test_regress_passes_on_baseline_and_fails_on_worse_tau(store, tmp_path, capsys):
+    import shutil
+
+    base = tmp_path / "baseline.json"
+    assert regress(store, base, update=True).ok
+    doc = json.loads(base.read_text())
+    assert any(k.endswith("accuracy_tau") for k in doc["metrics"]) and any(k.endswith("/regret") for k in doc["metrics"])
+    assert any(k.startswith("solvers/") and k.endswith("agreement") for k in doc["metrics"])
+    assert main(["regress", str(store), "--baseline", str(base)]) == 0
+    assert capsys.readouterr().out.startswith("ok: ")
+
+    worse = tmp_path / "worse"
+    shutil.copytree(store, worse)
+    row = _rewrite_cell(worse, "predict", "accuracy.kendall_tau", lambda c: c - 0.2)
+    _rewrite_cell(worse, "search", "search_seconds", lambda c: c + 100.0)
+    assert main(["regress", str(worse), "--baseline", str(base)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("REGRESSION: 2 problem(s)")
+    assert f"predict/{row['label']}/{row['dataset']}/{row['device']}/accuracy_tau: tau" in out
+    assert "dropped 0.1" in out and "time/search/" in out
+
+
+def test_regress_missing_or_bad_baseline_is_one_line(store, tmp_path, capsys):
+    assert main(["regress", str(store), "--baseline", str(tmp_path / "none.json")]) == 2
+    assert "no baseline file" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["regress", str(store), "--baseline", str(tmp_path / "bad.json")]) == 2
+    assert "not a baseline" in capsys.readouterr().err
