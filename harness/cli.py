@@ -238,8 +238,11 @@ def cmd_search(args) -> int:
     if args.json:
         print_json(out)
     else:
-        status = "feasible" if out["feasible"] else "INFEASIBLE under the true limits"
-        print(f"{args.method} on {problem.describe()}: {out['arch']} ({status})")
+        if out["arch"] is None:
+            status = f"nothing found: {out.get('status', 'no result')} {out.get('reason', '')}".rstrip()
+        else:
+            status = "feasible" if out["feasible"] else "INFEASIBLE under the true limits"
+        print(f"{args.method} on {problem.describe()}: {out['arch'] or '-'} ({status})")
         acc = "n/a" if out["true_accuracy"] is None else f"{out['true_accuracy']:.3f}"
         reg = "n/a" if out["regret"] is None else f"{out['regret']:.3f}"
         print(f"  true accuracy {acc}  optimum {out['optimum_accuracy']:.3f}  regret {reg}  "
