@@ -8,8 +8,14 @@
   they cover every code.
 - Bounds: children inherit the parent's LP value; nodes are expanded best bound first and pruned when
   their bound cannot beat the incumbent by more than the relative gap MIP_GAP.
-- Incumbents: integral LP solutions, plus a rounding heuristic (per-node argmax of the LP point, kept
-  if it satisfies every model row).
+- Incumbents: the caller's hint (Dinkelbach passes the best code so far), integral LP solutions, and
+  a rounding heuristic (per-node argmax of the LP point, kept if it satisfies every model row).
+- Presolve: dominated choices are fixed to 0 (milp.dominated_choices; linear objectives only).
+- Root cuts: up to CUT_ROUNDS rounds of violated Chvatal-Gomory cuts of the resource rows
+  (milp.knapsack_cuts, e.g. "at most k nodes can take a choice costing more than limit / (k + 1)"),
+  which close most of the knapsack integrality gap.
+- Reduced-cost fixing: once an incumbent exists, a choice whose LP reduced cost shows it cannot beat
+  the incumbent is fixed to 0 for the whole subtree.
 `Solution.nodes` counts LP relaxations solved. Ratio objectives: Dinkelbach (default) or Charnes-Cooper.
 """
 from __future__ import annotations
@@ -17,14 +23,16 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from dataclasses import replace
 
 import numpy as np
 
-from solvers.milp import MIP_GAP, MILPModel, RawResult, run_milp
+from solvers.milp import MIP_GAP, MILPModel, RawResult, dominated_choices, knapsack_cuts, run_milp
 from solvers.problem import ChoiceProblem, Solution
 
-DEFAULT_RATIO = "charnes-cooper"  # measured faster (benchmarks/bench_solvers.py)
+DEFAULT_RATIO = "dinkelbach"  # measured faster on the MathNAS NB201 ILPs (see benchmarks/bench_solvers.py)
 INT_TOL = 1e-7
+CUT_ROUNDS = 8
 
 
 def available() -> tuple[bool, str]:
@@ -52,21 +60,48 @@ def push(open_, item, as_heap: bool) -> None:
         open_.append(item)
 
 
-def _raw(model: MILPModel, time_limit: float, threads=None, verbose=False, node_limit=None) -> RawResult:
+def _raw(model: MILPModel, time_limit: float, hint=None, threads=None, verbose=False, node_limit=None,
+         cuts=True) -> RawResult:
     from scipy.optimize import linprog
 
     t0 = time.perf_counter()
+    nx, off = model.nx, model.offsets
+    w = _branch_weights(model)
+    nodes = 0
+    hint_z = hint_val = None
+    if hint is not None:  # a known code (e.g. the previous Dinkelbach step's) is a free incumbent
+        zh = model.lift(hint)
+        if model.violation(zh) <= 1e-9:
+            hint_z, hint_val = zh, model.value(zh)
+    dominated = dominated_choices(model)
+    if dominated.any():                     # fix dominated choices to 0 (exact, see milp.dominated_choices)
+        ub = model.ub.copy()
+        ub[:nx][dominated] = 0.0
+        model = replace(model, ub=ub)
+    # root: add violated knapsack cuts (milp.knapsack_cuts) for a few rounds
+    for _ in range(CUT_ROUNDS if cuts else 0):
+        if time.perf_counter() - t0 > time_limit:
+            break
+        A_ub, b_ub, A_eq, b_eq = model.inequalities()
+        res = linprog(-model.c, A_ub=A_ub if A_ub.shape[0] else None, b_ub=b_ub if A_ub.shape[0] else None,
+                      A_eq=A_eq, b_eq=b_eq, bounds=np.column_stack([model.lb, model.ub]), method="highs")
+        nodes += 1
+        if res.status != 0:
+            break
+        A_cut, hi = knapsack_cuts(model, res.x)
+        if A_cut is None:
+            break
+        model = model.add_rows(A_cut, np.full(hi.size, -np.inf), hi, "cut:knapsack")
     A_ub, b_ub, A_eq, b_eq = model.inequalities()
     A_ub = A_ub if A_ub.shape[0] else None
     b_ub = b_ub if A_ub is not None else None
-    nx, off = model.nx, model.offsets
-    w = _branch_weights(model)
     tie = itertools.count()
     inc_val, inc_z = -np.inf, None
     # open nodes: (-bound, tiebreak, x upper bounds). Depth-first (LIFO) until a first incumbent, then
     # best bound first (a heap).
     open_ = [(-np.inf, next(tie), model.ub[:nx].copy())]
-    nodes = 0
+    if hint_z is not None:
+        inc_val, inc_z = hint_val, hint_z
 
     def tol(v):
         return MIP_GAP * max(1.0, abs(v))
@@ -152,6 +187,7 @@ def _raw(model: MILPModel, time_limit: float, threads=None, verbose=False, node_
 
 
 def solve_bnb(problem: ChoiceProblem, time_limit: float | None = 60.0, **options) -> Solution:
-    """Options: ratio ("dinkelbach" | "charnes-cooper"), node_limit (LPs per MILP solve)."""
+    """Options: ratio ("dinkelbach" | "charnes-cooper"), node_limit (LPs per MILP solve),
+    cuts (root knapsack cuts, default True)."""
     return run_milp(problem, "bnb", _raw, time_limit, default_ratio=DEFAULT_RATIO,
-                    allowed_options=("node_limit",), **options)
+                    allowed_options=("node_limit", "cuts"), **options)

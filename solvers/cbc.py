@@ -9,7 +9,7 @@ import numpy as np
 from solvers.milp import MIP_GAP, MILPModel, RawResult, run_milp
 from solvers.problem import ChoiceProblem, Solution
 
-DEFAULT_RATIO = "charnes-cooper"  # measured faster (benchmarks/bench_solvers.py)
+DEFAULT_RATIO = "dinkelbach"  # measured faster on the MathNAS NB201 ILPs (see benchmarks/bench_solvers.py)
 
 
 def _cmd(**kwargs):
@@ -31,7 +31,7 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
-def _raw(model: MILPModel, time_limit: float, threads=None, verbose=False) -> RawResult:
+def _raw(model: MILPModel, time_limit: float, hint=None, threads=None, verbose=False) -> RawResult:
     ok, why = available()
     if not ok:
         return RawResult("unavailable", reason=why)

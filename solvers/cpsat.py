@@ -67,7 +67,7 @@ def scale_row(a: np.ndarray, lo: float, hi: float):
     return up, dn, ilo, ihi
 
 
-def _raw(model: MILPModel, time_limit: float, threads=None, verbose=False) -> RawResult:
+def _raw(model: MILPModel, time_limit: float, hint=None, threads=None, verbose=False) -> RawResult:
     try:
         from ortools.sat.python import cp_model
     except ImportError as e:
@@ -97,6 +97,9 @@ def _raw(model: MILPModel, time_limit: float, threads=None, verbose=False) -> Ra
     ic = np.round(model.c * So).astype(np.int64)
     nz = np.flatnonzero(ic)
     cp.Maximize(cp_model.LinearExpr.WeightedSum([z[k] for k in nz], [int(v) for v in ic[nz]]))
+    if hint is not None:
+        for v, val in zip(z, model.lift(hint)):
+            cp.AddHint(v, int(round(val)))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(time_limit - (time.perf_counter() - t_build), 1e-3)
     solver.parameters.log_search_progress = bool(verbose)

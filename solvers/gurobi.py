@@ -10,7 +10,7 @@ import numpy as np
 from solvers.milp import MIP_GAP, MILPModel, RawResult, run_milp
 from solvers.problem import ChoiceProblem, Solution
 
-DEFAULT_RATIO = "charnes-cooper"  # measured faster; falls back to Dinkelbach when CC outgrows the licence
+DEFAULT_RATIO = "dinkelbach"  # measured faster on the MathNAS NB201 ILPs (see benchmarks/bench_solvers.py)
 _ENV = None
 
 
@@ -36,7 +36,7 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
-def _raw(model: MILPModel, time_limit: float, threads=None, verbose=False) -> RawResult:
+def _raw(model: MILPModel, time_limit: float, hint=None, threads=None, verbose=False) -> RawResult:
     ok, why = available()
     if not ok:
         return RawResult("unavailable", reason=why)
@@ -62,6 +62,8 @@ def _raw(model: MILPModel, time_limit: float, threads=None, verbose=False) -> Ra
                 if mask.any():
                     g.addMConstr(model.A[mask], z, sense, rhs[mask])
             g.setMObjective(None, model.c, model.c0, sense=GRB.MAXIMIZE)
+            if hint is not None:
+                z.Start = model.lift(hint)
             g.optimize()
             st, nodes = g.Status, int(g.NodeCount)
             x = np.array(z.X) if g.SolCount > 0 else None
@@ -81,17 +83,6 @@ def _raw(model: MILPModel, time_limit: float, threads=None, verbose=False) -> Ra
 
 
 def solve_gurobi(problem: ChoiceProblem, time_limit: float | None = 60.0, **options) -> Solution:
-    """Ratio objectives default to Charnes-Cooper; when that model (about twice the variables) is too
-    large for a size-limited licence and no `ratio` was asked for, Dinkelbach is used instead."""
-    sol = run_milp(problem, "gurobi", _raw, time_limit, default_ratio=DEFAULT_RATIO, **options)
-    if (problem.is_ratio and not options.get("ratio") and sol.status == "unavailable"
-            and "size-limited" in sol.reason):
-        left = None if time_limit is None else time_limit - sol.seconds
-        if left is not None and left <= 0:
-            return Solution(None, None, "time_limit", sol.seconds, "gurobi", reason=f"time limit {time_limit:g}s hit",
-                            extra={"formulation": "charnes-cooper", "fallback": sol.reason})
-        retry = run_milp(problem, "gurobi", _raw, left, default_ratio="dinkelbach", **options)
-        retry.seconds += sol.seconds
-        retry.extra["fallback"] = f"charnes-cooper model too large for the licence: {sol.reason}"
-        return retry
-    return sol
+    """Ratio objectives default to Dinkelbach, whose models are half the size of Charnes-Cooper's
+    (which matters under the size-limited licence) and measured faster on the NB201 ILPs."""
+    return run_milp(problem, "gurobi", _raw, time_limit, default_ratio=DEFAULT_RATIO, **options)

@@ -8,7 +8,7 @@ import numpy as np
 from solvers.milp import MIP_GAP, MILPModel, RawResult, quiet_stdout, run_milp
 from solvers.problem import ChoiceProblem, Solution
 
-DEFAULT_RATIO = "charnes-cooper"  # measured faster (benchmarks/bench_solvers.py)
+DEFAULT_RATIO = "dinkelbach"  # measured faster on the MathNAS NB201 ILPs (see benchmarks/bench_solvers.py)
 
 
 def available() -> tuple[bool, str]:
@@ -19,7 +19,7 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
-def _raw(model: MILPModel, time_limit: float, threads=None, verbose=False) -> RawResult:
+def _raw(model: MILPModel, time_limit: float, hint=None, threads=None, verbose=False) -> RawResult:
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     with contextlib.nullcontext() if verbose else quiet_stdout():  # HiGHS inside scipy sometimes prints debug lines straight to fd 1

@@ -307,6 +307,88 @@ def build_charnes_cooper(problem: ChoiceProblem, envelope: str = "light") -> MIL
                      "charnes-cooper", sN / dmax, cc={"den": den, "den_const": den_const})
 
 
+def knapsack_cuts(model: MILPModel, x: np.ndarray, min_violation: float = 1e-6, per_row: int = 10):
+    """Chvatal-Gomory cuts of the resource rows, violated by the LP point `x`.
+
+    A limit row has non-negative (shifted) coefficients a and bound b. For any theta > 0, because x >= 0
+    and the left side is an integer on binary x,
+        sum_ij floor(a_ij / theta) x_ij <= floor(b / theta)
+    is valid. theta = b / (k + 1) gives "at most k nodes can take a choice costing more than b / (k + 1)";
+    theta = a coefficient value gives "at most floor(b / a_v) choices costing a_v or more". Both floors
+    are rounded conservatively (coefficients down, bound up) so float error can only weaken a cut.
+    Returns (sparse cut rows, upper bounds), at most `per_row` most violated cuts per limit row, or (None, None).
+    """
+    nx = model.nx
+    rows, cols, vals, his = [], [], [], []
+    for r, kind in enumerate(model.row_kinds):
+        if not kind.startswith("limit:"):
+            continue
+        a = np.zeros(nx)
+        row = model.A[r]
+        a[row.indices[row.indices < nx]] = row.data[row.indices < nx]
+        b = float(model.row_ub[r])
+        a[model.ub[:nx] <= 0] = 0.0
+        if b <= 0 or a.max() <= 0:
+            continue
+        values = np.unique(a[a > 0])
+        if values.size > 200:
+            values = np.quantile(values, np.linspace(0, 1, 200))
+        ks = np.arange(1, model.num_nodes)
+        thetas = np.unique(np.concatenate([b / (ks + 1) * (1 + 1e-9), values]))
+        coef = np.floor(a[None, :] / thetas[:, None] * (1 - 1e-12))
+        rhs = np.floor(b / thetas * (1 + 1e-12) + 1e-12)
+        viol = coef @ x[:nx] - rhs
+        for t in np.argsort(-viol)[:per_row]:
+            if viol[t] <= min_violation:
+                break
+            nz = np.flatnonzero(coef[t])
+            rows.append(np.full(nz.size, len(his))); cols.append(nz); vals.append(coef[t, nz]); his.append(rhs[t])
+    if not his:
+        return None, None
+    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(len(his), model.num_vars))
+    return A, np.array(his)
+
+
+def dominated_choices(model: MILPModel) -> np.ndarray:
+    """Mask of x variables that can be fixed to 0 without changing the optimal value.
+
+    Within a node, choice k dominates choice j when c_k >= c_j and a_rk <= a_rj in every resource row
+    (strictly better somewhere, or identical with k < j): swapping j for k in any feasible code stays
+    feasible and is no worse. Skip choices (Eq. 9) neither dominate nor are dominated. Only for
+    linear-objective models (linear and Dinkelbach steps) whose rows are choice, skip, limit or cut rows;
+    anything else (Charnes-Cooper, no-good cuts) returns an all-False mask."""
+    nx = model.nx
+    mask = np.zeros(nx, dtype=bool)
+    if model.kind != "linear" or any(k == "no-good" for k in model.row_kinds):
+        return mask
+    limit_rows = [r for r, k in enumerate(model.row_kinds) if k.startswith(("limit:", "cut:"))]
+    skip_vars = set()
+    for r, k in enumerate(model.row_kinds):
+        if k == "skip":
+            skip_vars.update(int(v) for v in model.A[r].indices)
+    if limit_rows:
+        cost = np.asarray(model.A[limit_rows][:, :nx].todense())        # rows x nx
+    else:
+        cost = np.zeros((0, nx))
+    # a row's coefficient enters "<= ub" (costs) or ">= lb" (then it is a benefit): orient to costs
+    sign = np.where(np.isfinite(model.row_ub[limit_rows]), 1.0, -1.0) if limit_rows else np.zeros(0)
+    feats = np.vstack([model.c[None, :nx], -(sign[:, None] * cost)])   # bigger is better in every row
+    for i in range(model.num_nodes):
+        idx = np.array([v for v in range(model.offsets[i], model.offsets[i + 1])
+                        if model.ub[v] > 0 and v not in skip_vars], dtype=np.int64)
+        if idx.size < 2:
+            continue
+        F = feats[:, idx]                                        # features x choices
+        ge = np.all(F[:, :, None] >= F[:, None, :], axis=0)      # ge[k, j]: k at least as good as j everywhere
+        eq = np.all(F[:, :, None] == F[:, None, :], axis=0)
+        order = np.arange(idx.size)
+        dom = (ge & ~eq) | (eq & (order[:, None] < order[None, :]))
+        np.fill_diagonal(dom, False)
+        mask[idx[dom.any(axis=0)]] = True
+    return mask
+
+
 class Dinkelbach:
     """Parametric objective num(x) - lambda den(x) over the linear model, in normalised units
     (num / sN, den / den_max); `lam` is the normalised ratio, `ratio(lam)` the problem-unit one."""
@@ -390,15 +472,15 @@ class _Run:
             self.best_code, self.best_obj = np.asarray(code, dtype=np.int64).copy(), val
         return True
 
-    def solve_model(self, model: MILPModel):
-        """Solve, repairing tolerance-feasible-only codes with no-good cuts.
-        Returns (raw, code_or_None, model_after_cuts)."""
+    def solve_model(self, model: MILPModel, hint=None):
+        """Solve, repairing tolerance-feasible-only codes with no-good cuts. `hint`: a known feasible
+        code, offered to the backend as a starting incumbent. Returns (raw, code_or_None, model_after_cuts)."""
         while True:
             left = self.remaining()
             if left <= 0:
                 return RawResult("time_limit", reason=f"time limit {self.time_limit:g}s hit"), None, model
             try:
-                res = self.raw(model, time_limit=left, **self.options)
+                res = self.raw(model, time_limit=left, hint=hint, **self.options)
             except HarnessError:
                 raise
             except Exception as e:  # a solver library failing is reported, never raised
@@ -473,7 +555,7 @@ def _dinkelbach(problem: ChoiceProblem, run: _Run) -> Solution:
     lam = 0.0
     for it in range(1, MAX_DINKELBACH + 1):
         run.extra["iterations"] = it
-        res, code, model = run.solve_model(dk.model(lam, base))
+        res, code, model = run.solve_model(dk.model(lam, base), hint=run.best_code)
         base = model.with_objective(base.c, base.c0, 1.0)  # keep any no-good cuts for later steps
         status = _status_of(res, code)
         if status in ("infeasible", "unavailable") and run.best_code is None:

@@ -183,3 +183,24 @@ def test_bnb_reports_nodes():
     sol = solve(p, "bnb")
     assert sol.status == "optimal" and sol.nodes >= 1
     check_against_enumeration(p, sol, solve(p, "enumerate"))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=problems(ratio=False), seed=st.integers(0, 2**16))
+def test_knapsack_cuts_and_dominance_are_exact(problem, seed):
+    """bnb's cuts never remove a feasible code; fixing dominated choices keeps the optimum value."""
+    from solvers.milp import dominated_choices, knapsack_cuts
+
+    model = build_linear(problem)
+    codes = np.array(list(np.ndindex(*problem.num_choices)))
+    lifted = np.array([model.lift(c) for c in codes])
+    feasible = np.array([model.violation(z) <= 1e-12 for z in lifted])
+    x = np.random.default_rng(seed).random(model.num_vars)        # any point: cuts violated by it
+    A, hi = knapsack_cuts(model, x, min_violation=-np.inf)
+    if A is not None:
+        assert np.all((lifted[feasible] @ A.T.toarray()) <= hi + 1e-9)
+    if feasible.any():
+        dom = dominated_choices(model)
+        keep = feasible & ~lifted[:, : model.nx][:, dom].any(axis=1)
+        best = max(model.value(z) for z in lifted[feasible])
+        assert keep.any() and max(model.value(z) for z in lifted[keep]) == pytest.approx(best, abs=1e-12)

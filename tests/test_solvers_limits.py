@@ -64,13 +64,13 @@ def test_gurobi_size_limited_licence_is_unavailable():
     assert "\n" not in sol.reason
 
 
-def test_gurobi_ratio_falls_back_to_dinkelbach_when_cc_is_too_large():
+def test_gurobi_charnes_cooper_too_large_but_dinkelbach_fits():
     needs("gurobi")
     p = make_space(60, 20, seed=2).problem("accuracy/flops", 0.3, 0.3)   # CC: 2401 vars; Dinkelbach: 1200
-    sol = solve(p, "gurobi", time_limit=30)
     forced = solve(p, "gurobi", time_limit=30, ratio="charnes-cooper")
     if forced.status == "optimal":
         pytest.skip("this Gurobi licence is unrestricted")
     assert forced.status == "unavailable" and "license" in forced.reason
-    assert sol.status == "optimal" and sol.extra["formulation"] == "dinkelbach" and "fallback" in sol.extra
+    sol = solve(p, "gurobi", time_limit=30)
+    assert sol.status == "optimal" and sol.extra["formulation"] == "dinkelbach"
     assert sol.objective == pytest.approx(solve(p, "highs").objective, rel=1e-6)
