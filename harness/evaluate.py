@@ -31,7 +31,12 @@ def predict_report(method: str, dataset: str, device: str, seed: int = 0, budget
     out: dict = {}
     for metric in PREDICTED_METRICS:
         if metric in predictions and gt.has(metric):
-            out[metric] = prediction_scores(np.asarray(predictions[metric]), gt.metric(metric))
+            true = gt.metric(metric)
+            measured = ~np.isnan(true)  # live/user profiles: NaN = not measured, scored on the measured rows
+            if not measured.any():
+                raise HarnessError(f"device {device!r} has no measured {metric} to score against")
+            out[metric] = prediction_scores(np.asarray(predictions[metric])[measured], true[measured])
+            out[metric]["rows"] = int(measured.sum())
         else:
             out[metric] = None
     out.update({"queries": oracle.queries, "hw_queries": oracle.hw_queries, "fit_seconds": fit_seconds})
