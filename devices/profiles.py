@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from harness.data import (EXTRA_DEVICES, HW360_FILE, HW360_PROFILES, LATENCY_DEVICES, LATENCY_FILE, Tables,
+from harness.data import (CSV_DATASETS, EXTRA_DEVICES, HW360_FILE, HW360_PROFILES, LATENCY_DEVICES, LATENCY_FILE, Tables,
                           check_dataset)
 from harness.errors import HarnessError, unknown_name
 
@@ -79,12 +79,14 @@ def _source(col: str) -> str:
 def _table_profiles() -> list[DeviceProfile]:
     out = [
         DeviceProfile(col, "table", ("latency",), _source(col), _latency_column(col),
-                      resolution_ms=1.0 if col in COARSE_MS else None,
-                      note="dataset-independent: one measurement per architecture")
+                      resolution_ms=1.0 if col in COARSE_MS else None, datasets=CSV_DATASETS,
+                      note="one measurement per architecture, used for cifar10, cifar100 and imagenet16_120; "
+                           "darcy/ninapro networks differ (other input sizes): use the pi5/pixel profiles")
         for col in LATENCY_DEVICES
     ]
     out += [DeviceProfile(col, "table", ("latency", "energy"), f"HW-NAS-Bench {col}, imported by `data import-hwnasbench`",
-                          _latency_column(col), note="only in folders written by `data import-hwnasbench`")
+                          _latency_column(col), datasets=CSV_DATASETS,
+                          note="only in folders written by `data import-hwnasbench`")
             for col in EXTRA_DEVICES]
     for device, fw in HW360_PROFILES:
         metrics = ("latency", "energy") if device == "pi5" else ("latency",)

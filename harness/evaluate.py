@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.groundtruth import feasible_mask, ground_truth, optimum
+from harness.groundtruth import ground_truth, measured_mask, optimum
 from harness.methods import make_method
 from harness.metrics import prediction_scores
 from harness.oracle import Oracle
@@ -43,17 +43,37 @@ def predict_report(method: str, dataset: str, device: str, seed: int = 0, budget
     return out
 
 
-def score_code(gt, code, limits: dict[str, float]) -> dict:
-    """True metrics of a found code and whether it meets the TRUE limits."""
+def score_code(gt, code, limits: dict[str, float], data: str | None = None) -> dict:
+    """True metrics of a found code and whether it meets the TRUE limits.
+
+    On live/user profiles an unmeasured architecture is measured now (local) or reported as
+    `feasible: None, unmeasured: True` (user file), never silently called infeasible."""
     if code is None:
         return {"arch": None, "arch_index": None, "true_accuracy": None, "true_latency": None,
                 "true_energy": None, "true_flops": None, "feasible": False}
     row = int(gt.space.index(np.asarray(code).reshape(1, -1))[0])
-    return {"arch": format_arch(gt.codes[row]), "arch_index": row, "true_accuracy": float(gt.accuracy[row]),
-            "true_latency": None if gt.latency is None else float(gt.latency[row]),
-            "true_energy": None if gt.energy is None else float(gt.energy[row]),
-            "true_flops": float(gt.flops[row]),
-            "feasible": bool(feasible_mask(gt, limits)[row])}
+    values = {"accuracy": float(gt.accuracy[row]), "flops": float(gt.flops[row]), "params": float(gt.params[row]),
+              "latency": None if gt.latency is None else float(gt.latency[row]),
+              "energy": None if gt.energy is None else float(gt.energy[row])}
+    extra = {}
+    if values["latency"] is not None and np.isnan(values["latency"]):
+        from devices.profiles import get_profile
+
+        if get_profile(gt.device).kind == "local":
+            from devices.local import ensure_measured
+            from harness.data import load_tables
+
+            values["latency"] = float(ensure_measured(gt.device, load_tables(data), gt.dataset, [row])[0])
+            extra["measured_now"] = True
+        else:
+            extra["unmeasured"] = True
+    if extra.get("unmeasured") and any(m in limits for m in ("latency", "energy")):
+        feasible = None
+    else:
+        feasible = all(values[m] is not None and values[m] <= v for m, v in limits.items())
+    return {"arch": format_arch(gt.codes[row]), "arch_index": row, "true_accuracy": values["accuracy"],
+            "true_latency": values["latency"], "true_energy": values["energy"], "true_flops": values["flops"],
+            "feasible": feasible, **extra}
 
 
 def search_report(method: str, problem: Problem, seed: int = 0, budget: int | None = None,
@@ -68,8 +88,11 @@ def search_report(method: str, problem: Problem, seed: int = 0, budget: int | No
     t0 = time.perf_counter()
     result = m.search(problem, oracle)
     search_seconds = time.perf_counter() - t0
-    scored = score_code(gt, result.code, problem.limits)
+    scored = score_code(gt, result.code, problem.limits, data)
     regret = None if scored["true_accuracy"] is None else best.accuracy - scored["true_accuracy"]
+    measured = int(measured_mask(gt).sum())
+    if measured < gt.accuracy.size:  # live/user profiles: the exact optimum is over the measured sample
+        scored["optimum_scope"] = f"measured sample of {measured} architectures"
     return {**scored, "optimum_accuracy": best.accuracy, "optimum_arch": best.arch, "regret": regret,
             "queries": oracle.queries, "hw_queries": oracle.hw_queries, "search_seconds": search_seconds,
             "predicted": result.predicted, **{k: v for k, v in result.extra.items() if k not in scored}}

@@ -85,8 +85,18 @@ def check_limits(limits: dict[str, float] | None) -> dict[str, float]:
     return out
 
 
-def feasible_mask(gt: GroundTruth, limits: dict[str, float]) -> np.ndarray:
+def measured_mask(gt: GroundTruth) -> np.ndarray:
+    """Rows with every hardware metric known (live and user profiles leave unmeasured rows NaN)."""
     mask = np.ones(gt.accuracy.shape[0], dtype=bool)
+    for values in (gt.latency, gt.energy):
+        if values is not None:
+            mask &= ~np.isnan(values)
+    return mask
+
+
+def feasible_mask(gt: GroundTruth, limits: dict[str, float]) -> np.ndarray:
+    """Rows meeting every limit, among the measured rows (an unmeasured row is never called feasible)."""
+    mask = measured_mask(gt)
     for metric, value in check_limits(limits).items():
         mask &= gt.metric(metric) <= value
     return mask
@@ -109,6 +119,13 @@ class Optimum:
                 "feasible_count": self.feasible_count}
 
 
+def metric_units(gt: GroundTruth, metric: str) -> str:
+    """Units of a metric on this device (analytic profiles put MMACs/Mparams in the latency slot)."""
+    if metric in ("latency", "energy"):
+        return get_profile(gt.device).units.get(metric, UNITS[metric])
+    return UNITS[metric]
+
+
 def infeasible_message(gt: GroundTruth, limits: dict[str, float]) -> str:
     """Name the limit that cannot be met and the smallest value that can (given the other limits)."""
     parts = []
@@ -116,8 +133,8 @@ def infeasible_message(gt: GroundTruth, limits: dict[str, float]) -> str:
         others = feasible_mask(gt, {k: v for k, v in limits.items() if k != metric})
         if not others.any():
             continue
-        smallest = float(gt.metric(metric)[others].min())
-        parts.append(f"{metric} <= {value:g} {UNITS[metric]} (smallest feasible: {smallest:.6g})")
+        smallest = float(np.nanmin(gt.metric(metric)[others]))
+        parts.append(f"{metric} <= {value:g} {metric_units(gt, metric)} (smallest feasible: {smallest:.6g})")
     detail = "; ".join(parts) if parts else "the limits cannot be met together"
     return f"no architecture on {gt.device}/{gt.dataset} meets the limits: {detail}"
 
@@ -146,6 +163,7 @@ def pareto_front(gt: GroundTruth, costs: tuple[str, ...] = ("latency",)) -> np.n
     cost = np.stack([gt.metric(c) for c in costs], axis=1)
     acc = gt.accuracy
     order = np.lexsort((-acc,) + tuple(cost[:, k] for k in reversed(range(cost.shape[1]))))
+    order = order[np.all(np.isfinite(cost[order]), axis=1)]  # unmeasured rows are not on the front
     if len(costs) == 1:
         best = -np.inf
         keep = []
