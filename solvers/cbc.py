@@ -64,15 +64,19 @@ def _raw(model: MILPModel, time_limit: float, hint=None, threads=None, verbose=F
     cmd = _cmd(msg=bool(verbose), timeLimit=max(left, 0.01), gapRel=MIP_GAP,
                             threads=int(threads) if threads else None,
                             options=["allowableGap 1e-10", "increment 1e-10"])
+    t_solve = time.perf_counter()
     lp.solve(cmd)
+    stopped = time.perf_counter() - t_solve >= 0.98 * max(left, 0.01)
     status, sol = lp.status, lp.sol_status
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in z])
     if status == pulp.LpStatusOptimal and sol == pulp.LpSolutionOptimal:
         return RawResult("optimal", x)
     if status == pulp.LpStatusOptimal and sol == pulp.LpSolutionIntegerFeasible:
         return RawResult("time_limit", x, reason=f"CBC: time limit {time_limit:.3g}s hit")
-    if status == pulp.LpStatusInfeasible:
+    if status == pulp.LpStatusInfeasible and not stopped:
         return RawResult("infeasible", reason="CBC: no code meets every constraint")
+    if status == pulp.LpStatusInfeasible:
+        return RawResult("time_limit", reason=f"CBC: time limit {time_limit:.3g}s hit (reported infeasible)")
     if status == pulp.LpStatusNotSolved:
         return RawResult("time_limit", reason=f"CBC: time limit {time_limit:.3g}s hit before any code was found")
     return RawResult("error", reason=f"CBC ended with status {pulp.LpStatus.get(status, status)}")

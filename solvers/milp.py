@@ -389,6 +389,49 @@ def dominated_choices(model: MILPModel) -> np.ndarray:
     return mask
 
 
+def greedy_code(problem: ChoiceProblem, max_moves: int | None = None) -> np.ndarray | None:
+    """A cheap feasible code, or None. Start from the per-node best numerator (for ratios the best
+    num - lam_hat den, lam_hat = ratio of the average code), then repeatedly make the single-node swap
+    that cuts the normalised violation of the broken limits at the smallest objective loss per unit of
+    violation removed. Only a hint and Dinkelbach's first lambda: optimality is still proven by the solver."""
+    n = problem.num_choices
+    node = np.repeat(np.arange(problem.num_nodes), n)
+    off = np.concatenate([[0], np.cumsum(n)])
+    num = _flat(problem.num)
+    if problem.is_ratio:   # linearise the ratio around the average code: num - lam_hat * den
+        den = _flat(problem.den)
+        lam_hat = (problem.num_const + sum(float(b.mean()) for b in problem.num)) / \
+                  (problem.den_const + sum(float(b.mean()) for b in problem.den))
+        score = num - lam_hat * den
+    else:
+        score = num.copy()
+    if problem.skip_from is not None:   # never start from (or move to) a skip choice: depth stays valid
+        score[off[1:][problem.skip_from:] - 1] = -np.inf
+    code = np.array([int(np.argmax(score[a:b])) for a, b in zip(off[:-1], off[1:])])
+    if not problem.constraints:
+        return code if bool(problem.feasible(code)[0]) else None
+    A = np.array([_flat(c.coeffs) for c in problem.constraints])           # limits x choices
+    rhs = np.array([c.rhs - c.const for c in problem.constraints])
+    scale = np.maximum(np.abs(A).max(axis=1), 1e-300)
+    allowed = np.isfinite(score)
+    for _ in range(max_moves or 4 * len(node)):
+        if bool(problem.feasible(code)[0]):
+            return code
+        chosen = off[:-1] + code
+        used = A[:, chosen].sum(axis=1)
+        over = np.maximum(used - rhs, 0.0) / scale                            # normalised violations
+        delta = (A - A[:, chosen][:, node]) / scale[:, None]                  # change if node i switched to j
+        broken = over > 0
+        gain = -delta[broken].sum(axis=0) - 0.5 * np.maximum(delta[~broken], 0.0).sum(axis=0)  # spare the others
+        loss = score[chosen][node] - score
+        ok = allowed & (gain > 1e-15)
+        if not ok.any():
+            return None
+        k = int(np.flatnonzero(ok)[np.argmin(np.maximum(loss[ok], 0.0) / gain[ok])])
+        code[node[k]] = k - off[node[k]]
+    return code if bool(problem.feasible(code)[0]) else None
+
+
 class Dinkelbach:
     """Parametric objective num(x) - lambda den(x) over the linear model, in normalised units
     (num / sN, den / den_max); `lam` is the normalised ratio, `ratio(lam)` the problem-unit one."""
@@ -493,8 +536,12 @@ class _Run:
             code = model.decode(res.z)
             if self.consider(code):
                 return res, code, model
-            if res.status not in ("optimal", "feasible") or self.repairs >= MAX_REPAIRS:
+            if res.status not in ("optimal", "feasible"):
                 return replace(res, z=None), None, model
+            if self.repairs >= MAX_REPAIRS:
+                return RawResult("error", None, res.bound, res.nodes,
+                                 f"{self.backend} returned {MAX_REPAIRS} codes in a row that break the exact "
+                                 "constraints (solver tolerances too loose)"), None, model
             self.repairs += 1
             model = model.no_good(code)
 
@@ -517,9 +564,13 @@ class _Run:
                         nodes=self.nodes, extra=extra)
 
 
-def _status_of(res: RawResult, code) -> str:
+def _status_of(res: RawResult, code, run: _Run) -> str:
     if res.status == "error":
-        return "feasible" if code is not None else "unavailable"
+        return "feasible" if code is not None or run.best_code is not None else "unavailable"
+    if res.status == "infeasible" and run.best_code is not None:
+        # a solver stopped early (e.g. CBC on its time limit) may say "infeasible" although an exactly
+        # feasible code is known: never report that as infeasible
+        return "time_limit" if run.remaining() <= 0.02 * max(run.time_limit, 1.0) else "feasible"
     return res.status
 
 
@@ -528,23 +579,26 @@ def run_milp(problem: ChoiceProblem, backend: str, raw, time_limit: float | None
     """Solve `problem` exactly with a thin backend `raw(model, time_limit, **options) -> RawResult`."""
     check_options(backend, options, allowed_options)
     run = _Run(problem, backend, raw, time_limit, {k: v for k, v in options.items() if k not in ("ratio", "envelope")})
+    method = ratio_method(backend, options, default_ratio) if problem.is_ratio else "linear"
+    if method not in ratio_methods and method != "linear":
+        return Solution(None, None, "unavailable", 0.0, backend,
+                        reason=f"{backend} cannot use ratio={method!r} (continuous t); use ratio='dinkelbach'")
+    start = greedy_code(problem)
+    if start is not None:
+        run.consider(start)                    # a feasible code: hint, and Dinkelbach's first lambda
     if not problem.is_ratio:
         model = build_linear(problem)
         run.extra.update(formulation="linear", model_vars=model.num_vars, model_rows=model.num_rows)
-        res, code, model = run.solve_model(model)
+        res, code, model = run.solve_model(model, hint=run.best_code)
         bound = None if res.bound is None else res.bound * model.obj_scale
-        return run.finish(_status_of(res, code), res.reason, bound)
-    method = ratio_method(backend, options, default_ratio)
-    if method not in ratio_methods:
-        return Solution(None, None, "unavailable", 0.0, backend,
-                        reason=f"{backend} cannot use ratio={method!r} (continuous t); use ratio='dinkelbach'")
+        return run.finish(_status_of(res, code, run), res.reason, bound)
     run.extra["formulation"] = method
     if method == "charnes-cooper":
         model = build_charnes_cooper(problem, options.get("envelope") or "light")
         run.extra.update(model_vars=model.num_vars, model_rows=model.num_rows)
-        res, code, model = run.solve_model(model)
+        res, code, model = run.solve_model(model, hint=run.best_code)
         bound = None if res.bound is None else res.bound * model.obj_scale
-        return run.finish(_status_of(res, code), res.reason, bound)
+        return run.finish(_status_of(res, code, run), res.reason, bound)
     return _dinkelbach(problem, run)
 
 
@@ -552,13 +606,15 @@ def _dinkelbach(problem: ChoiceProblem, run: _Run) -> Solution:
     dk = Dinkelbach(problem)
     base = dk.base
     run.extra.update(model_vars=base.num_vars, model_rows=base.num_rows)
-    lam = 0.0
+    # start from the greedy code's ratio when there is one (then step 1 may already prove optimality)
+    started = run.best_code is not None
+    lam = dk.lam_of(run.best_obj) if started else 0.0
     for it in range(1, MAX_DINKELBACH + 1):
         run.extra["iterations"] = it
         res, code, model = run.solve_model(dk.model(lam, base), hint=run.best_code)
         base = model.with_objective(base.c, base.c0, 1.0)  # keep any no-good cuts for later steps
-        status = _status_of(res, code)
-        if status in ("infeasible", "unavailable") and run.best_code is None:
+        status = _status_of(res, code, run)
+        if status == "unavailable" or (status == "infeasible" and run.best_code is None):
             return run.finish(status, res.reason)
         if code is None or status != "optimal":
             bound = None
@@ -568,7 +624,8 @@ def _dinkelbach(problem: ChoiceProblem, run: _Run) -> Solution:
                               res.reason or f"Dinkelbach step {it} ended {res.status}", bound)
         new_lam = dk.lam_of(float(problem.objective(code)[0]))
         f_exact = float(dk.num @ model.lift(code) + dk.num_const) - lam * float(dk.den @ model.lift(code) + dk.den_const)
-        if it > 1 and (f_exact <= DINKELBACH_TOL * (1 + abs(lam)) or new_lam <= lam):
+        proven = it > 1 or started   # lam is the ratio of a feasible code
+        if proven and (f_exact <= DINKELBACH_TOL * (1 + abs(lam)) or new_lam <= lam):
             return run.finish("optimal")
-        lam = max(new_lam, lam) if it > 1 else new_lam
+        lam = max(new_lam, lam) if proven else new_lam
     return run.finish("feasible", f"Dinkelbach did not converge in {MAX_DINKELBACH} steps")
