@@ -22,9 +22,15 @@ Ratio objectives (den is not None) have two exact formulations:
   tL x <= y <= tU x (envelope="full" adds the other McCormick pair t - tU (1 - x) <= y <= t - tL (1 - x)).
   For binary x these force y_ij = t x_ij exactly (y_ij = 0 off the chosen choice, = t on it), so the
   optimum is the exact ratio optimum.
-- Dinkelbach: lambda_0 = 0; repeatedly maximise num(x) - lambda den(x) (a linear model, same rows),
-  lambda <- num(x*)/den(x*), until the optimum F(lambda) <= 1e-9 (1 + |lambda|); then lambda is the
-  optimal ratio. Each step is a full MILP solve; it converges superlinearly (typically 2-5 steps).
+- Dinkelbach: lambda_0 = ratio of the greedy start code (`greedy_code`), else 0; repeatedly maximise
+  num(x) - lambda den(x) (a linear model, same rows), lambda <- num(x*)/den(x*), until the optimum
+  F(lambda) <= 1e-9 (1 + |lambda|); then lambda is the optimal ratio. Each step is a full MILP solve,
+  warm-started with the best code so far; it converges superlinearly (about 2 steps on NB201).
+  Default for every backend: measured faster than Charnes-Cooper on the MathNAS NB201 ILPs (3-15x);
+  Charnes-Cooper is faster on the synthetic accuracy/FLOPs problems for highs/bnb (`ratio=` option).
+
+Hints: a cheap greedy feasible code is offered to every solve (Gurobi Start, CP-SAT/SCIP hints, bnb
+incumbent); it never replaces the proof of optimality.
 
 Every returned code is decoded (per-node argmax of x), re-checked with `problem.feasible` and its
 objective recomputed with `problem.objective`. A code the solver accepted only thanks to its own
@@ -389,46 +395,60 @@ def dominated_choices(model: MILPModel) -> np.ndarray:
     return mask
 
 
-def greedy_code(problem: ChoiceProblem, max_moves: int | None = None) -> np.ndarray | None:
-    """A cheap feasible code, or None. Start from the per-node best numerator (for ratios the best
-    num - lam_hat den, lam_hat = ratio of the average code), then repeatedly make the single-node swap
-    that cuts the normalised violation of the broken limits at the smallest objective loss per unit of
-    violation removed. Only a hint and Dinkelbach's first lambda: optimality is still proven by the solver."""
+GREEDY_SECONDS = 0.02   # wall-clock cap of the greedy start heuristic's search
+
+
+def greedy_code(problem: ChoiceProblem) -> np.ndarray | None:
+    """A cheap feasible code, or None: per node the best choice by score - mu * (sum of normalised limit
+    coefficients), with the smallest mu (found by doubling, then bisection) that makes the code feasible.
+    The score is the numerator (for ratios num - lam_hat den, lam_hat = ratio of the average code). Only
+    a hint and Dinkelbach's first lambda: optimality is still proven by the solver."""
     n = problem.num_choices
-    node = np.repeat(np.arange(problem.num_nodes), n)
     off = np.concatenate([[0], np.cumsum(n)])
     num = _flat(problem.num)
-    if problem.is_ratio:   # linearise the ratio around the average code: num - lam_hat * den
-        den = _flat(problem.den)
+    if problem.is_ratio:   # linearise the ratio around the average code
         lam_hat = (problem.num_const + sum(float(b.mean()) for b in problem.num)) / \
                   (problem.den_const + sum(float(b.mean()) for b in problem.den))
-        score = num - lam_hat * den
+        score = num - lam_hat * _flat(problem.den)
     else:
         score = num.copy()
-    if problem.skip_from is not None:   # never start from (or move to) a skip choice: depth stays valid
+    if problem.skip_from is not None:   # never pick a skip choice: depth stays valid
         score[off[1:][problem.skip_from:] - 1] = -np.inf
-    code = np.array([int(np.argmax(score[a:b])) for a, b in zip(off[:-1], off[1:])])
-    if not problem.constraints:
-        return code if bool(problem.feasible(code)[0]) else None
-    A = np.array([_flat(c.coeffs) for c in problem.constraints])           # limits x choices
-    rhs = np.array([c.rhs - c.const for c in problem.constraints])
-    scale = np.maximum(np.abs(A).max(axis=1), 1e-300)
-    allowed = np.isfinite(score)
-    for _ in range(max_moves or 4 * len(node)):
-        if bool(problem.feasible(code)[0]):
-            return code
-        chosen = off[:-1] + code
-        used = A[:, chosen].sum(axis=1)
-        over = np.maximum(used - rhs, 0.0) / scale                            # normalised violations
-        delta = (A - A[:, chosen][:, node]) / scale[:, None]                  # change if node i switched to j
-        broken = over > 0
-        gain = -delta[broken].sum(axis=0) - 0.5 * np.maximum(delta[~broken], 0.0).sum(axis=0)  # spare the others
-        loss = score[chosen][node] - score
-        ok = allowed & (gain > 1e-15)
-        if not ok.any():
-            return None
-        k = int(np.flatnonzero(ok)[np.argmin(np.maximum(loss[ok], 0.0) / gain[ok])])
-        code[node[k]] = k - off[node[k]]
+    cost = np.zeros_like(score)
+    for c in problem.constraints:
+        a = _flat(c.coeffs)
+        cost += a / max(float(np.abs(a).max()), 1e-300)
+    starts = off[:-1]
+    node = _node_of(off)
+    limits = [(_flat(c.coeffs), c.rhs - c.const + _feas_tol(c.rhs)) for c in problem.constraints]
+
+    def ok(code):  # fast feasibility (no skip is ever picked, so depth is valid); re-checked exactly below
+        return all(float(a[starts + code].sum()) <= b for a, b in limits)
+
+    def pick(mu):  # per-node argmax (first maximum), vectorised
+        v = score - mu * cost
+        idx = np.flatnonzero(v == np.maximum.reduceat(v, starts)[node])
+        first = idx[np.unique(node[idx], return_index=True)[1]]
+        return first - starts
+
+    code = pick(0.0)
+    if not ok(code):
+        spread = float(np.ptp(score[np.isfinite(score)])) or 1.0
+        lo, hi = 0.0, 1e-3 * spread
+        t0 = time.perf_counter()
+        while not ok(pick(hi)):
+            lo, hi = hi, hi * 4
+            if hi > 1e12 * spread or time.perf_counter() - t0 > GREEDY_SECONDS:
+                return None
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if ok(pick(mid)):
+                hi = mid
+            else:
+                lo = mid
+            if hi - lo <= 1e-6 * hi or time.perf_counter() - t0 > GREEDY_SECONDS:
+                break
+        code = pick(hi)
     return code if bool(problem.feasible(code)[0]) else None
 
 
