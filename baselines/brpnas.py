@@ -1,0 +1,320 @@
+"""BRP-NAS (Dudziak et al., NeurIPS 2020): GCN predictors, binary relation ranking, iterative data selection.
+
+Follows the released code (SamsungLabs/eagle) and its NAS-Bench-201 configs (4 GCN layers of 600,
+LayerNorm, ReLU, dropout 0.2, global-node readout, AdamW 3.5e-4 / 5e-4, cosine schedule, early stopping
+with patience 35, up to 250 epochs, batch 50). Everything is seen through the oracle: the training set
+costs `train_size` distinct evaluations, latency samples cost hardware queries. Where this differs from
+eagle, and why:
+- a validation split (`val_fraction` of each round's new networks) drives early stopping, because every
+  evaluation is paid from the same budget (eagle used 100 extra networks, or the training set itself);
+- float32 instead of float64; the binary head is trained on all ordered pairs inside each batch of
+  `batch_size` networks (eagle drew batches of 64 pairs), so one GCN pass serves B(B-1) pairs;
+- iterative rounds share the `epochs` in proportion to r, warm-starting the model each round
+  (`schedule="share"`: 17, 33, 50, 67, 83 epochs for 5 rounds). Eagle trains 50r epochs in round r,
+  750 in all (`schedule="grow"`), three times the CPU time of a fit for no better ranking in our runs;
+- the latency regressor keeps eagle's latency config (lr 4e-4, dropout 0.002, 900 samples) but trains in
+  batches of `batch_size` with the cosine schedule instead of batch 1 with plateau decay (CPU time).
+
+Iterative data selection (eagle `--iter 5 --sample_best2`, the paper's best): the budget is spent in
+`rounds` equal parts; the first part is random, every later one takes the `alpha` share of the predicted
+best unevaluated networks and draws the rest at random from the predicted top 1/2^(r-1) (`shrink`;
+otherwise from all unevaluated ones).
+
+Search (eagle's latency-limited NAS): candidates are the networks whose PREDICTED latency/energy meet
+the limits (the device table with `hw_free`; FLOPs/params are exact), the whole budget is spent on them
+by iterative selection, and the answer is the best evaluated network that truly meets the limits
+(hardware-checked, as eagle filters false positives), else the top predicted candidate.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from scipy.optimize import isotonic_regression
+
+from baselines import gcn
+from baselines.common import check_float, check_int, feasible, resolve_budget
+from harness.errors import HarnessError
+from harness.methods import SearchResult
+
+MODES = ("binary", "regression")
+SCHEDULES = ("grow", "share", "equal")
+HW_METRICS = ("latency", "energy")
+
+
+class _Regressor:
+    """A fitted GCN regressor with its target scaling."""
+
+    def __init__(self, model: gcn.GCN, mean: float, std: float, log: gcn.TrainLog):
+        self.model, self.mean, self.std, self.log = model, mean, std, log
+
+    def __call__(self, codes, prune: bool, norm: str) -> np.ndarray:
+        with torch.no_grad():
+            out = self.model.regress(gcn.embed_codes(self.model, codes, prune, norm))
+        return out.numpy().astype(np.float64) * self.std + self.mean
+
+
+class BRPNAS:
+    def __init__(self, seed: int = 0, train_size: int | None = None, rounds: int = 5, alpha: float = 0.5,
+                 epochs: int = 250, patience: int = 35, mode: str = "binary", hw_free: bool = False,
+                 latency_train_size: int = 900, batch_size: int = 50, lr: float = 3.5e-4,
+                 weight_decay: float = 5e-4, dropout: float = 0.2, hidden: int = 600, layers: int = 4,
+                 val_fraction: float = 0.1, references: int = 256, temperature: float = 1.0,
+                 latency_lr: float = 4e-4, latency_dropout: float = 0.002, energy: bool = True,
+                 shrink: bool = True, prune: bool = True, adjacency: str = "row", schedule: str = "share",
+                 threads: int | None = None):
+        if mode not in MODES:
+            raise HarnessError(f"brpnas: mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if adjacency not in gcn.NORMS:
+            raise HarnessError(f"brpnas: adjacency must be one of {', '.join(gcn.NORMS)}, got {adjacency!r}")
+        self.seed = check_int("seed", seed)
+        self.train_size = None if train_size is None else check_int("train_size", train_size, 1)
+        self.rounds = check_int("rounds", rounds, 1)
+        self.alpha = check_float("alpha", alpha, 0.0, 1.0)
+        self.epochs = check_int("epochs", epochs, 1)
+        self.patience = check_int("patience", patience, 1)
+        self.mode, self.hw_free = mode, bool(hw_free)
+        self.latency_train_size = check_int("latency_train_size", latency_train_size, 0)
+        self.batch_size = check_int("batch_size", batch_size, 2)
+        self.lr, self.weight_decay = check_float("lr", lr, 0.0), check_float("weight_decay", weight_decay, 0.0)
+        self.dropout = check_float("dropout", dropout, 0.0, 0.99)
+        self.hidden, self.layers = check_int("hidden", hidden, 1), check_int("layers", layers, 1)
+        self.val_fraction = check_float("val_fraction", val_fraction, 0.0, 0.5)
+        self.references = check_int("references", references, 1)
+        self.temperature = check_float("temperature", temperature, 1e-6)
+        self.latency_lr = check_float("latency_lr", latency_lr, 0.0)
+        self.latency_dropout = check_float("latency_dropout", latency_dropout, 0.0, 0.99)
+        self.energy, self.shrink, self.prune, self.adjacency = bool(energy), bool(shrink), bool(prune), adjacency
+        if schedule not in SCHEDULES:
+            raise HarnessError(f"brpnas: schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+        self.schedule = schedule
+        self.threads = check_int("threads", threads if threads is not None else 1, 1)
+        self.model: gcn.GCN | None = None
+        self.hw: dict[str, _Regressor] = {}
+        self.train_rows = np.empty(0, dtype=np.int64)
+        self.train_acc = np.empty(0)
+        self.logs: list[gcn.TrainLog] = []
+        self._codes = None
+
+    # --- plumbing ----------------------------------------------------------------------------
+    @contextmanager
+    def _torch_threads(self):
+        """Run torch on `threads` threads (default 1) and put the process setting back afterwards.
+        On two shared cores one thread per process is the sensible default: the harness runs cells
+        (and pytest its workers) in parallel, and two OpenMP threads on a busy machine wait on each
+        other at every operation (5-10x slower, measured). Fixed, not adaptive: the last float digits
+        (hence, after training, small differences) depend on the thread count, so a seed reproduces a
+        result for a given `threads`."""
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+    def _setup(self, oracle) -> None:
+        torch.manual_seed(self.seed)
+        self._gen = torch.Generator().manual_seed(self.seed)
+        self._rng = np.random.default_rng(self.seed)
+        self._codes = oracle.space.enumerate()
+
+    def _n_train(self, oracle, budget) -> int:
+        """Explicit train_size (capped by the budget), else the budget, else 100."""
+        n = resolve_budget(oracle, self.train_size if self.train_size is not None else budget)
+        if n < 2:
+            raise HarnessError(f"brpnas needs at least 2 evaluations to train, got a budget of {n}")
+        return n
+
+    def _net(self, binary: bool, dropout: float) -> gcn.GCN:
+        return gcn.GCN(hidden=self.hidden, num_layers=self.layers, dropout=dropout, binary=binary)
+
+    def _graphs(self, rows):
+        return gcn.graphs(self._codes[rows], self.prune, self.adjacency)
+
+    def _split(self, k: int) -> int:
+        return int(round(self.val_fraction * k)) if k >= 10 else 0
+
+    # --- hardware predictors -----------------------------------------------------------------
+    @staticmethod
+    def _device_has(oracle, metric: str) -> bool:
+        try:
+            oracle.hardware(metric, np.empty((0, oracle.space.num_nodes), dtype=np.int64))
+        except HarnessError:
+            return False
+        return True
+
+    def fit_hardware(self, oracle, metric: str) -> _Regressor:
+        """GCN regressor of a device metric from `latency_train_size` random networks (hardware queries)."""
+        n = min(self.latency_train_size, self._codes.shape[0])
+        if n < 2:
+            raise HarnessError(f"brpnas: latency_train_size must be >= 2 to predict {metric}, got {n}")
+        rows = self._rng.choice(self._codes.shape[0], size=n, replace=False)
+        y = oracle.hardware(metric, self._codes[rows])
+        measured = np.isfinite(y)       # live/user profiles: NaN = not measured
+        rows, y, n = rows[measured], y[measured], int(measured.sum())
+        if n < 2:
+            raise HarnessError(f"brpnas: only {n} of the sampled networks have {metric} measured on this device")
+        mean, std = float(y.mean()), float(y.std()) or 1.0
+        adj, feats = self._graphs(rows)
+        k_val = self._split(n)
+        val = torch.from_numpy(self._rng.choice(n, size=k_val, replace=False)) if k_val else None
+        model = self._net(False, self.latency_dropout)
+        cfg = gcn.TrainConfig(epochs=self.epochs, lr=self.latency_lr, weight_decay=self.weight_decay,
+                              patience=self.patience, batch_size=self.batch_size)
+        log = gcn.train(model, adj, feats, torch.from_numpy((y - mean) / std).float(), val, cfg, self._gen)
+        self.hw[metric] = _Regressor(model, mean, std, log)
+        return self.hw[metric]
+
+    # --- accuracy predictor ------------------------------------------------------------------
+    def scores(self, codes) -> np.ndarray:
+        """Raw ranking score: mean win probability against the reference set (binary) or the
+        regressed accuracy. With eagle's linear relation head the win probability against any one
+        reference is monotone in one number per network, so the ranking does not depend on the set."""
+        if self.model is None:
+            raise HarnessError("brpnas: call fit() before predict()")
+        emb = gcn.embed_codes(self.model, codes, self.prune, self.adjacency)
+        if self.mode == "binary":
+            ref = gcn.embed_codes(self.model, self._codes[self._ref_rows], self.prune, self.adjacency)
+            return gcn.win_probability(self.model, emb, ref).numpy().astype(np.float64)
+        with torch.no_grad():
+            return self.model.regress(emb).numpy().astype(np.float64) * self._acc_std + self._acc_mean
+
+    def _select(self, pool: np.ndarray, seen: np.ndarray, m: int, r: int) -> np.ndarray:
+        """Round r's new networks: the alpha share of the predicted best, the rest random."""
+        fresh = pool[~seen[pool]]
+        m = min(m, fresh.size)
+        if r == 1 or self.model is None:
+            return self._rng.choice(fresh, size=m, replace=False)
+        ranked = fresh[np.argsort(-self.scores(self._codes[fresh]), kind="stable")]
+        top = int(self.alpha * m)
+        rest = ranked[top:]
+        if self.shrink:  # eagle sample_best2: random part from the predicted top 1/2^(r-1)
+            rest = rest[:max(m - top, ranked.size // 2 ** (r - 1) - top)]
+        return np.concatenate([ranked[:top], self._rng.choice(rest, size=m - top, replace=False)])
+
+    def fit_accuracy(self, oracle, n: int, pool: np.ndarray | None = None) -> None:
+        """Spend `n` evaluations on networks from `pool` (rows; default all) by iterative data selection."""
+        pool = np.arange(self._codes.shape[0]) if pool is None else np.asarray(pool, dtype=np.int64)
+        n = min(n, pool.size)
+        if n < 2:
+            raise HarnessError(f"brpnas: only {pool.size} candidate networks to train on (need 2)")
+        rounds = min(self.rounds, n // 2)
+        sizes = [n // rounds] * rounds
+        sizes[-1] += n - sum(sizes)
+        self._ref_rows = self._rng.choice(self._codes.shape[0], size=min(self.references, self._codes.shape[0]),
+                                          replace=False)
+        self.model = None
+        seen = np.zeros(self._codes.shape[0], dtype=bool)
+        rows, accs, is_val = [], [], []
+        for r, m in enumerate(sizes, start=1):
+            new = self._select(pool, seen, m, r)
+            seen[new] = True
+            rows.append(new)
+            accs.append(oracle.accuracy(self._codes[new]))
+            flag = np.zeros(new.size, dtype=bool)
+            k_val = self._split(n) * new.size // n
+            flag[self._rng.choice(new.size, size=k_val, replace=False)] = True
+            is_val.append(flag)
+            self.train_rows, self.train_acc = np.concatenate(rows), np.concatenate(accs)
+            val = np.flatnonzero(np.concatenate(is_val))
+            if self.model is None:
+                self.model = self._net(self.mode == "binary", self.dropout)
+            self._train_round(r, rounds, val)
+
+    def _train_round(self, r: int, rounds: int, val: np.ndarray) -> None:
+        y = self.train_acc
+        if self.mode == "regression":
+            self._acc_mean, self._acc_std = float(y.mean()), float(y.std()) or 1.0
+            target = (y - self._acc_mean) / self._acc_std
+        else:
+            target = y
+        adj, feats = self._graphs(self.train_rows)
+        if self.schedule == "grow":      # eagle: round r trains r/R of the epochs (750 in all for 250 x 5)
+            epochs = math.ceil(self.epochs * r / rounds)
+        elif self.schedule == "share":   # the epochs are shared by the rounds in proportion r
+            epochs = max(1, round(self.epochs * r / (rounds * (rounds + 1) / 2)))
+        else:                            # each round gets an equal share
+            epochs = max(1, round(self.epochs / rounds))
+        cfg = gcn.TrainConfig(epochs=epochs, lr=self.lr, weight_decay=self.weight_decay,
+                              patience=self.patience, temperature=self.temperature,
+                              batch_size=self.batch_size)
+        log = gcn.train(self.model, adj, feats, torch.from_numpy(target).float(),
+                        torch.from_numpy(val) if val.size else None, cfg, self._gen)
+        self.logs.append(log)
+
+    def _calibrate(self, s: np.ndarray) -> np.ndarray:
+        """Binary scores -> accuracy scale (for MSE/MAE): isotonic fit of the observed accuracies on the
+        training networks' scores, plus a tiny slope so the ranking stays exactly that of the scores."""
+        ts = self.scores(self._codes[self.train_rows])
+        order = np.argsort(ts, kind="stable")
+        fitted = isotonic_regression(self.train_acc[order]).x
+        return np.interp(s, ts[order], fitted) + 1e-4 * s
+
+    # --- the method interface ----------------------------------------------------------------
+    def fit(self, oracle, budget: int | None = None) -> "BRPNAS":
+        with self._torch_threads():
+            return self._fit(oracle, budget)
+
+    def predict(self, codes) -> dict[str, np.ndarray]:
+        with self._torch_threads():
+            return self._predict(codes)
+
+    def search(self, problem, oracle) -> SearchResult:
+        with self._torch_threads():
+            return self._search(problem, oracle)
+
+    def _fit(self, oracle, budget: int | None) -> "BRPNAS":
+        self._setup(oracle)
+        n = self._n_train(oracle, budget)
+        self.hw = {}
+        if self.latency_train_size:
+            for metric in HW_METRICS:
+                if (metric == "latency" or self.energy) and self._device_has(oracle, metric):
+                    self.fit_hardware(oracle, metric)
+        self.fit_accuracy(oracle, n)
+        return self
+
+    def _predict(self, codes) -> dict[str, np.ndarray]:
+        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+        s = self.scores(codes)
+        out = {"accuracy": self._calibrate(s) if self.mode == "binary" else s}
+        for metric, reg in self.hw.items():
+            out[metric] = reg(codes, self.prune, self.adjacency)
+        return out
+
+    def _search(self, problem, oracle) -> SearchResult:
+        self._setup(oracle)
+        n = self._n_train(oracle, None)
+        limits = problem.limits
+        codes = self._codes
+        self.hw = {}
+        if self.hw_free:
+            mask = feasible(oracle, codes, limits)
+        else:
+            mask = np.ones(codes.shape[0], dtype=bool)
+            for metric, limit in limits.items():
+                if metric in HW_METRICS:
+                    if self.latency_train_size < 2:
+                        raise HarnessError(f"brpnas: a {metric} limit needs latency_train_size >= 2 or hw_free=true")
+                    mask &= self.fit_hardware(oracle, metric)(codes, self.prune, self.adjacency) <= limit
+                else:
+                    mask &= (oracle.flops(codes) if metric == "flops" else oracle.params(codes)) <= limit
+        pool = np.flatnonzero(mask)
+        extra = {"candidates": int(pool.size), "train_size": n, "mode": self.mode, "hw_free": self.hw_free}
+        if pool.size < 2:
+            return SearchResult(None, {}, {**extra, "reason": "fewer than 2 networks are predicted to meet the limits"})
+        self.fit_accuracy(oracle, n, pool)
+        ok = feasible(oracle, codes[self.train_rows], limits)  # hardware check of the evaluated ones
+        if ok.any():
+            k = int(np.flatnonzero(ok)[np.argmax(self.train_acc[ok])])
+            row, acc, how = int(self.train_rows[k]), float(self.train_acc[k]), "best evaluated"
+        else:
+            s = self.scores(codes[pool])
+            row, how = int(pool[np.argmax(s)]), "top predicted"
+            acc = float(self._calibrate(s[np.argmax(s):np.argmax(s) + 1])[0]) if self.mode == "binary" else float(s.max())
+        predicted = {"accuracy": acc}
+        for metric, reg in self.hw.items():
+            predicted[metric] = float(reg(codes[row:row + 1], self.prune, self.adjacency)[0])
+        return SearchResult(codes[row].copy(), predicted, {**extra, "choice": how})

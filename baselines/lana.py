@@ -1,0 +1,150 @@
+"""LANA (Molchanov et al., ECCV 2022): block-summation prediction around a teacher, then an ILP.
+
+The teacher is the largest-FLOPs network. Each (node, choice) is scored by the change of a metric when
+only that node of the teacher is swapped to that choice (one evaluation each, 1 + sum(n_i - 1) in all),
+and a network is predicted as teacher + sum of its blocks' changes. Accuracy deltas come from
+evaluations, latency/energy deltas from hardware queries on the same networks, FLOPs/params deltas
+from the free analytic counts. The search is the linear ChoiceProblem "maximise predicted accuracy
+subject to predicted costs <= limits", solved by any registered backend (`solver`).
+
+The core (`teacher_code`, `BlockSum.fit`) takes only the choice counts and evaluator callables, so it
+works on any modular space.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from baselines.common import check_float, check_int, resolve_budget
+from harness.errors import HarnessError
+from harness.methods import SearchResult
+
+Evaluator = Callable[[np.ndarray], np.ndarray]
+HW_METRICS = ("latency", "energy")
+FREE_METRICS = ("flops", "params")
+
+
+def swap_codes(teacher, num_choices) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The teacher followed by every one-node swap of it, and the (node, choice) of each swap."""
+    teacher = np.asarray(teacher, dtype=np.int64).reshape(-1)
+    codes, where = [teacher.copy()], []
+    for i, n in enumerate(num_choices):
+        for j in range(n):
+            if j != teacher[i]:
+                c = teacher.copy()
+                c[i] = j
+                codes.append(c)
+                where.append((i, j))
+    return np.stack(codes), where
+
+
+def teacher_code(num_choices, flops: Evaluator) -> np.ndarray:
+    """Largest-FLOPs network from per-node FLOPs probes (exact when FLOPs add up over blocks, as they
+    do for every space here; ties go to the lowest choice)."""
+    base = np.zeros(len(num_choices), dtype=np.int64)
+    probe = BlockSum.fit(base, num_choices, flops)
+    return np.array([int(np.argmax(d)) for d in probe.deltas], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class BlockSum:
+    """value(code) = base + sum_i deltas[i][code[i]], with deltas[i][teacher[i]] = 0."""
+
+    teacher: np.ndarray
+    base: float
+    deltas: tuple[np.ndarray, ...]
+
+    @classmethod
+    def fit(cls, teacher, num_choices, evaluate: Evaluator) -> "BlockSum":
+        codes, where = swap_codes(teacher, num_choices)
+        values = np.asarray(evaluate(codes), dtype=np.float64).reshape(-1)
+        if values.shape[0] != codes.shape[0]:
+            raise HarnessError(f"evaluator returned {values.shape[0]} values for {codes.shape[0]} networks")
+        deltas = [np.zeros(n) for n in num_choices]
+        for (i, j), v in zip(where, values[1:]):
+            deltas[i][j] = v - values[0]
+        return cls(np.asarray(teacher, dtype=np.int64).copy(), float(values[0]), tuple(deltas))
+
+    def __call__(self, codes) -> np.ndarray:
+        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+        total = np.full(codes.shape[0], self.base)
+        for i, d in enumerate(self.deltas):
+            total += d[codes[:, i]]
+        return total
+
+
+def evaluations_needed(num_choices) -> int:
+    return 1 + sum(n - 1 for n in num_choices)
+
+
+class LANA:
+    def __init__(self, seed: int = 0, solver: str = "enumerate", time_limit: float = 60.0,
+                 train_size: int | None = None):
+        self.seed = check_int("seed", seed)   # LANA draws nothing at random; kept for the interface
+        self.solver = solver
+        self.time_limit = check_float("time_limit", time_limit, 0.0)
+        self.train_size = None if train_size is None else check_int("train_size", train_size, 1)
+        self.predictors: dict[str, BlockSum] = {}
+
+    @staticmethod
+    def _device_has(oracle, metric: str) -> bool:
+        try:
+            oracle.hardware(metric, np.empty((0, oracle.space.num_nodes), dtype=np.int64))
+        except HarnessError:
+            return False
+        return True
+
+    def fit(self, oracle, budget: int | None = None) -> "LANA":
+        """Score every block choice around the teacher: 1 + sum(n_i - 1) evaluations (25 on NAS-Bench-201)."""
+        nc = tuple(oracle.space.num_choices)
+        need = evaluations_needed(nc)
+        allowed = resolve_budget(oracle, self.train_size if self.train_size is not None else budget, default=need)
+        if allowed < need:
+            raise HarnessError(f"lana needs {need} evaluations (the teacher and one per other block choice), "
+                               f"the budget allows {allowed}")
+        teacher = teacher_code(nc, oracle.flops)
+        self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)}
+        self.unmeasured = []
+        for metric in HW_METRICS:
+            if self._device_has(oracle, metric):
+                p = BlockSum.fit(teacher, nc, lambda c, m=metric: oracle.hardware(m, c))
+                if np.isfinite(p.base) and all(np.all(np.isfinite(d)) for d in p.deltas):
+                    self.predictors[metric] = p
+                else:   # a live/user profile without these networks measured
+                    self.unmeasured.append(metric)
+        self.predictors["flops"] = BlockSum.fit(teacher, nc, oracle.flops)
+        self.predictors["params"] = BlockSum.fit(teacher, nc, oracle.params)
+        return self
+
+    def predict(self, codes) -> dict[str, np.ndarray]:
+        if not self.predictors:
+            raise HarnessError("lana: call fit() before predict()")
+        return {m: p(codes) for m, p in self.predictors.items() if m in ("accuracy",) + HW_METRICS}
+
+    def choice_problem(self, limits: dict[str, float]):
+        from solvers import ChoiceProblem, Constraint
+
+        acc = self.predictors["accuracy"]
+        constraints = []
+        for metric, limit in limits.items():
+            if metric not in self.predictors:
+                why = "lacks some of the teacher's swaps" if metric in getattr(self, "unmeasured", ()) else "has none"
+                raise HarnessError(f"lana: a {metric} limit needs {metric} of the teacher's block swaps; the device {why}")
+            p = self.predictors[metric]
+            constraints.append(Constraint(metric, p.deltas, float(limit), p.base))
+        return ChoiceProblem(acc.deltas, acc.base, constraints=tuple(constraints), name="lana")
+
+    def search(self, problem, oracle) -> SearchResult:
+        from solvers import solve
+
+        self.fit(oracle, None)
+        sol = solve(self.choice_problem(problem.limits), backend=self.solver, time_limit=self.time_limit)
+        extra = {"solver": sol.backend, "solver_status": sol.status, "solver_seconds": sol.seconds,
+                 "teacher": oracle.space.decode(self.predictors["accuracy"].teacher)}
+        if sol.code is None:
+            return SearchResult(None, {}, {**extra, "reason": sol.reason or f"solver status {sol.status}"})
+        code = np.asarray(sol.code, dtype=np.int64)
+        predicted = {m: float(p(code)[0]) for m, p in self.predictors.items() if m != "params"}
+        return SearchResult(code, predicted, extra)
