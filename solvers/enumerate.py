@@ -22,7 +22,10 @@ def _codes_chunk(num_choices: tuple[int, ...], start: int, stop: int) -> np.ndar
 
 
 def _count(size: int) -> str:
-    return f"{size:,}" if size < 10**12 else f"{float(size):.3g}"
+    if size < 10**12:
+        return f"{size:,}"
+    digits = str(size)
+    return f"{digits[0]}.{digits[1:3]}e{len(digits) - 1}"   # no float(): 50**200 overflows it
 
 
 def solve_enumerate(problem: ChoiceProblem, time_limit: float | None = None, **_) -> Solution:

@@ -47,6 +47,9 @@ def test_time_limit_zero_budget():
 def test_enumerate_time_limit_and_size_limit():
     big = make_space(30, 10, seed=0).problem("accuracy", None, None)
     assert solve(big, "enumerate").status == "unavailable"
+    huge = make_space(200, 50, seed=0).problem("accuracy", 0.5, None)   # 50**200 codes
+    sol = solve(huge, "enumerate")
+    assert sol.status == "unavailable" and "6.22e339 codes" in sol.reason
     mid = make_space(8, 8, seed=0).problem("accuracy", 0.5, None)   # 16.7M codes
     sol = solve(mid, "enumerate", time_limit=0.01)
     assert sol.status == "time_limit"
