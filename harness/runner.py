@@ -26,7 +26,9 @@ Suite keys (see harness/suites/smoke.toml for a worked example):
   [solvers] / [[solvers]]   backends, families, seeds, time_limit, ratio: one cell per backend x family x
                             seed, run by solvers.benchmark.run_benchmark
   [measure]                 for local devices (kind "local"): sample, seed, repeats, warmup; measured
-                            with devices.local before the cells run
+                            with devices.local before the cells run; rows_of = method labels whose
+                            profiling architectures are measured too (found by fitting them once on the
+                            `reference` device, default fpga)
   [[exclude]]               tables of task/dataset/device/method(label)/backend/family to leave out
 """
 from __future__ import annotations
@@ -60,7 +62,7 @@ METHOD_KEYS = ("name", "label", "entry", "budget", "tasks", "datasets", "devices
 TOP_KEYS = ("name", "description", "space", "spaces", "datasets", "devices", "seeds", "tasks", "sample_size",
             "limits", "methods", "solvers", "measure", "exclude")
 LIMIT_KEYS = LIMIT_METRICS + tuple(f"{m}_quantiles" for m in LIMIT_METRICS) + ("datasets", "devices")
-MEASURE_KEYS = {"sample": 100, "seed": 0, "repeats": 5, "warmup": 1}
+MEASURE_KEYS = {"sample": 100, "seed": 0, "repeats": 5, "warmup": 1, "rows_of": [], "reference": "fpga"}
 EXCLUDE_KEYS = ("task", "dataset", "device", "method", "backend", "family")
 # Worker threads: one per cell, so cells are independent of the executor and of each other.
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -399,7 +401,11 @@ def parse_suite(raw: dict, label: str = "suite", default_name: str = "suite") ->
     if "measure" in raw:
         t = _table(raw["measure"], at / "measure", tuple(MEASURE_KEYS))
         mins = {"sample": 1, "seed": 0, "repeats": 3, "warmup": 0}
-        measure.update({k: _int(v, at / "measure" / k, mins[k]) for k, v in t.items()})
+        measure.update({k: _int(v, at / "measure" / k, mins[k]) for k, v in t.items() if k in mins})
+        if "reference" in t:
+            measure["reference"] = _device(t["reference"], at / "measure" / "reference")
+        if "rows_of" in t:
+            measure["rows_of"] = _list(t["rows_of"], at / "measure" / "rows_of", _choice(labels, "method label"))
     exclude = []
     if "exclude" in raw:
         ex = raw["exclude"]
@@ -485,6 +491,8 @@ def measure_local(suite: Suite, data: str | None = None, progress: bool = True) 
         parsed = local.parse_profile_name(dev) if hasattr(local, "parse_profile_name") else None
         batch, threads = parsed or (1, 1)
         rows = local.sample_rows(cfg["sample"], cfg["seed"])
+        extra = _hardware_rows(suite, ds, data)
+        rows = np.concatenate([rows, np.setdiff1d(extra, rows)])
         rep = local.measure(tables, rows, ds, batch=batch, threads=threads, repeats=cfg["repeats"],
                             warmup=cfg["warmup"], progress=progress)
         notes.append(f"{dev}/{ds}: {rep.requested} architectures measured on this machine "
@@ -492,8 +500,31 @@ def measure_local(suite: Suite, data: str | None = None, progress: bool = True) 
     return notes
 
 
+def _hardware_rows(suite: Suite, dataset: str, data) -> np.ndarray:
+    """Architectures whose hardware metrics the `[measure] rows_of` methods ask for when they fit.
+
+    Found by fitting each once through an oracle on the `reference` device (complete tables) and recording
+    the hardware queries; right for methods whose profiling set does not depend on the values seen
+    (MathNAS single, LANA), so a live device can be measured on exactly those before the cells run."""
+    from harness.groundtruth import ground_truth
+    from harness.methods import METHODS, make_method
+    from harness.oracle import Oracle
+
+    rows = []
+    for m in suite.methods:
+        if m.label not in suite.measure["rows_of"]:
+            continue
+        METHODS.setdefault(m.name, m.ref)
+        for seed in m.seeds:
+            oracle = Oracle(ground_truth(dataset, suite.measure["reference"], data), budget=m.budgets[0])
+            make_method(m.name, seed=seed, **m.params).fit(oracle, m.budgets[0])
+            rows.append(np.flatnonzero(oracle._hw_seen))
+    return np.unique(np.concatenate(rows)) if rows else np.empty(0, dtype=np.int64)
+
+
 def _resolve_limits(suite: Suite, dataset: str, device: str, data, notes: list[str]) -> list[tuple[dict, str]]:
     """Absolute limit sets for one (dataset, device); quantiles of the device's true distribution."""
+    from devices.profiles import get_profile
     from harness.groundtruth import ground_truth
 
     if not suite.limits:
@@ -515,6 +546,10 @@ def _resolve_limits(suite: Suite, dataset: str, device: str, data, notes: list[s
         for m, (kind, v) in spec.parts.items():
             if kind == "q":
                 arr = gt.metric(m)
+                if get_profile(device).kind == "local":  # the suite's own sample: stable while the cache grows
+                    from devices.local import sample_rows
+
+                    arr = arr[sample_rows(suite.measure["sample"], suite.measure["seed"])]
                 arr = arr[np.isfinite(arr)]
                 if arr.size == 0:
                     raise HarnessError(f"{suite.file}: {spec.where}: device {device!r} has no measured {m} on {dataset}")
@@ -525,8 +560,11 @@ def _resolve_limits(suite: Suite, dataset: str, device: str, data, notes: list[s
     return out
 
 
-def expand(suite: Suite, data: str | None = None) -> tuple[list[Cell], list[str]]:
-    """Every cell of the suite (deduplicated, in suite order) and notes on what was skipped and why."""
+def expand(suite: Suite, data: str | None = None, strict: bool = True) -> tuple[list[Cell], list[str]]:
+    """Every cell of the suite (deduplicated, in suite order) and notes on what was skipped and why.
+
+    strict=False (dry runs): limits that cannot be resolved yet (a local device not measured) become
+    placeholders with a note instead of an error."""
     cells: dict[str, Cell] = {}
     notes: list[str] = []
 
@@ -549,7 +587,15 @@ def expand(suite: Suite, data: str | None = None) -> tuple[list[Cell], list[str]
                             continue
                         if task == "search":
                             if (dataset, device) not in limits_cache:
-                                limits_cache[(dataset, device)] = _resolve_limits(suite, dataset, device, data, notes)
+                                try:
+                                    resolved = _resolve_limits(suite, dataset, device, data, notes)
+                                except HarnessError as e:
+                                    if strict:
+                                        raise
+                                    notes.append(f"{device}/{dataset}: limits unknown until run ({e})")
+                                    resolved = [({"unresolved": i}, f"limit set {i}") for i in range(
+                                        max(1, len(suite.limits)))]
+                                limits_cache[(dataset, device)] = resolved
                                 gt_pairs.append((dataset, device))
                             limit_sets = limits_cache[(dataset, device)]
                         else:
@@ -808,7 +854,8 @@ def _ray(cells, ctx, jobs, address):
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         else:
             env = {**THREAD_ENV, **ctx.get("env", {}),
-                   "PYTHONPATH": os.pathsep.join(ctx.get("sys_path", []) + [os.environ.get("PYTHONPATH", "")])}
+                   "PYTHONPATH": os.pathsep.join(p for p in ctx.get("sys_path", []) + [os.environ.get("PYTHONPATH", "")]
+                                                 if p)}
             ray.init(num_cpus=jobs, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
                      runtime_env={"env_vars": env})
         started = True
@@ -900,7 +947,8 @@ def run(suite: Suite | str | os.PathLike, out: str | os.PathLike, executor: str 
                 close = getattr(runner, "close", None)
                 if close:
                     close()
-    store.export()
+    if summary.ran or not (Path(out) / "results.parquet").is_file():
+        store.export()
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -911,7 +959,7 @@ def plan(suite: Suite | str | os.PathLike, out: str | os.PathLike | None = None,
 
     if not isinstance(suite, Suite):
         suite = load_suite(suite)
-    cells, notes = expand(suite, str(resolve_data_dir(data)))
+    cells, notes = expand(suite, str(resolve_data_dir(data)), strict=False)
     done = set()
     if out is not None and Path(out).is_dir():
         done = {k for k, s in ResultStore(out).status().items() if s == "ok"}

@@ -194,7 +194,7 @@ class ResultStore:
             return []
         return sorted(p.stem for p in self.cells.glob("*.parquet"))
 
-    def table(self):
+    def table(self, columns: list[str] | None = None):
         """Every row as one pyarrow Table (columns of all tasks, nulls where a task has none)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -203,7 +203,7 @@ class ResultStore:
         tables = []
         for f in files:
             try:
-                t = pq.read_table(f)
+                t = pq.read_table(f, columns=columns)
             except (pa.ArrowInvalid, OSError) as e:
                 raise HarnessError(f"{f}: unreadable result file ({str(e).splitlines()[0]})") from None
             version = (t.schema.metadata or {}).get(b"schema_version", b"?").decode()
@@ -227,9 +227,9 @@ class ResultStore:
         return frame
 
     def status(self) -> dict[str, str]:
-        """key -> "ok" | "failed" for every stored cell."""
-        frame = self.read()
-        return dict(zip(frame["key"], frame["status"]))
+        """key -> "ok" | "failed" for every stored cell (reads two columns only)."""
+        t = self.table(columns=["key", "status"])
+        return dict(zip(t.column("key").to_pylist(), t.column("status").to_pylist()))
 
     def export(self) -> Path:
         """Rewrite OUT/results.parquet with every row (a convenience copy; the cells stay the truth)."""

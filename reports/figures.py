@@ -118,7 +118,7 @@ def pareto_figures(frame: pd.DataFrame, out: Path) -> list[Figure]:
             continue
         t_rows = truth[truth[col].notna()]
         for dataset in _order(t_rows["dataset"]):
-            sub = t_rows[t_rows["dataset"] == dataset]
+            sub = t_rows[t_rows["dataset"] == dataset].sort_values("device", kind="stable")
             fig, axes = _grid(len(sub), 3.4, 3.0)
             handles = {}
             for ax, (_, tr) in zip(axes, sub.iterrows()):
@@ -143,7 +143,10 @@ def pareto_figures(frame: pd.DataFrame, out: Path) -> list[Figure]:
                 ax.set_ylabel(f"accuracy on {dataset} (%)")
                 cost = np.asarray(_loads(tr[f"truth.{metric}.cloud_cost"]), float)
                 if cost.size and np.nanmin(cost) > 0 and np.nanmax(cost) / np.nanmin(cost) > 20:
+                    from matplotlib.ticker import NullFormatter
+
                     ax.set_xscale("log")
+                    ax.xaxis.set_minor_formatter(NullFormatter())
             fig.tight_layout()
             fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(handles), 5),
                        fontsize=7, bbox_to_anchor=(0.5, 1.0))

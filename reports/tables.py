@@ -142,7 +142,15 @@ def _order(values) -> list[str]:
     from harness.data import DATASETS
 
     rank = {d: i for i, d in enumerate(DATASETS)}
-    return sorted(dict.fromkeys(values), key=lambda v: (rank.get(v, len(rank)), str(v)))
+
+    def key(v):
+        text = str(v)
+        name, _, budget = text.rpartition(" @")
+        if name and budget.isdigit():  # "random @25" before "random @100"
+            return rank.get(v, len(rank)), name, int(budget)
+        return rank.get(v, len(rank)), text, -1
+
+    return sorted(dict.fromkeys(values), key=key)
 
 
 def _board(frame: pd.DataFrame, value: str, column_of, name: str, title: str, higher: bool, note: str = "",
