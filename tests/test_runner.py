@@ -86,9 +86,9 @@ BAD = [
 
 
 @pytest.mark.parametrize("text,message", BAD, ids=[m.split(": ", 1)[1][:30] for _, m in BAD])
-def test_invalid_suites_fail_before_running(tmp_path, text, message):
+def test_invalid_suites_fail_before_running(tmp_path, monkeypatch, text, message):
     path = write_suite(tmp_path, text)
-    os.chdir(tmp_path)  # the error names the file as given
+    monkeypatch.chdir(tmp_path)  # the error names the file as given
     with pytest.raises(HarnessError) as e:
         run("suite.toml", tmp_path / "out", executor="serial", progress=False)
     assert message in str(e.value) and "\n" not in str(e.value)
@@ -147,12 +147,10 @@ def test_sigkill_mid_run_resumes_to_the_same_table(tmp_path):
     proc.wait()
     landed = _cells_in(out)
     assert 14 <= landed < 28, landed  # killed half-way
-    os.environ["SLEEPY_SECONDS"] = "0"
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SLEEPY_SECONDS", "0")
         resumed = run(suite, out, executor="serial", progress=False)
         fresh = run(suite, tmp_path / "fresh", executor="serial", progress=False)
-    finally:
-        del os.environ["SLEEPY_SECONDS"]
     assert resumed.skipped == landed and resumed.ran == 28 - landed and resumed.failed == 0
     assert not list(out.rglob("*.tmp"))
     pd.testing.assert_frame_equal(table(out), table(tmp_path / "fresh"))
@@ -170,11 +168,9 @@ def test_two_writers_on_one_store_both_succeed(tmp_path):
     frame = table(out)
     assert len(frame) == 28 and frame["key"].is_unique and (frame["status"] == "ok").all()
     assert _cells_in(out) == 28
-    os.environ["SLEEPY_SECONDS"] = "0"
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SLEEPY_SECONDS", "0")
         again = run(suite, out, executor="serial", progress=False)
-    finally:
-        del os.environ["SLEEPY_SECONDS"]
     assert again.ran == 0
 
 
