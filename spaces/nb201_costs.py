@@ -25,7 +25,7 @@ import numpy as np
 from harness.errors import HarnessError
 from spaces.base import BlockCosts
 from spaces.nb201 import EDGES, NUM_OPS, OPS
-from spaces.nb201_model import C_STEM, N_CELLS, STAGE_CHANNELS, dataset_spec, stage_resolutions
+from spaces.nb201_geometry import C_STEM, N_CELLS, STAGE_CHANNELS, dataset_spec, stage_resolutions
 
 
 def _conv_macs(c_in: int, c_out: int, k: int, hw: tuple[int, int]) -> int:
