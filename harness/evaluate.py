@@ -17,8 +17,11 @@ PREDICTED_METRICS = ("accuracy", "latency", "energy")
 
 
 def predict_report(method: str, dataset: str, device: str, seed: int = 0, budget: int | None = None,
-                   data: str | None = None, **params) -> dict:
-    """Fit a predictor through a budgeted oracle, predict all 15,625 architectures, score each metric."""
+                   data: str | None = None, sample_size: int = 0, **params) -> dict:
+    """Fit a predictor through a budgeted oracle, predict all 15,625 architectures, score each metric.
+
+    Scores use every architecture whose truth is known (live/user devices: the measured rows, counted in
+    `n`). With `sample_size`, a seeded sample of (true, predicted) pairs is kept for scatter plots."""
     gt = ground_truth(dataset, device, data)
     oracle = Oracle(gt, budget=budget)
     m = make_method(method, seed=seed, **params)
@@ -28,18 +31,23 @@ def predict_report(method: str, dataset: str, device: str, seed: int = 0, budget
     m.fit(oracle, budget)
     fit_seconds = time.perf_counter() - t0
     predictions = m.predict(gt.codes)
+    sample = np.sort(np.random.default_rng(seed).permutation(gt.codes.shape[0])[:sample_size])
+    pairs: dict = {"rows": sample.tolist()}
     out: dict = {}
     for metric in PREDICTED_METRICS:
-        if metric in predictions and gt.has(metric):
-            true = gt.metric(metric)
-            measured = ~np.isnan(true)  # live/user profiles: NaN = not measured, scored on the measured rows
-            if not measured.any():
-                raise HarnessError(f"device {device!r} has no measured {metric} to score against")
-            out[metric] = prediction_scores(np.asarray(predictions[metric])[measured], true[measured])
-            out[metric]["rows"] = int(measured.sum())
-        else:
+        if metric not in predictions or not gt.has(metric):
             out[metric] = None
+            continue
+        pred, true = np.asarray(predictions[metric], dtype=np.float64), gt.metric(metric)
+        known = np.isfinite(true)
+        if not known.any():
+            raise HarnessError(f"device {device!r} has no measured {metric} to score against")
+        out[metric] = {**prediction_scores(pred[known], true[known]), "n": int(known.sum())}
+        rows = sample[known[sample]]
+        pairs[metric] = {"rows": rows.tolist(), "true": true[rows].tolist(), "pred": pred[rows].tolist()}
     out.update({"queries": oracle.queries, "hw_queries": oracle.hw_queries, "fit_seconds": fit_seconds})
+    if sample_size:
+        out["sample"] = pairs
     return out
 
 

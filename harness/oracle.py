@@ -63,6 +63,10 @@ class Oracle:
     def hw_queries(self) -> int:
         return int(self._hw_seen.sum())
 
+    def hardware_rows(self) -> np.ndarray:
+        """Rows whose latency/energy was revealed (e.g. what a live device must have measured)."""
+        return np.flatnonzero(self._hw_seen)
+
     @property
     def remaining(self) -> int | None:
         return None if self.budget is None else self.budget - self.queries

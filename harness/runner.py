@@ -518,7 +518,7 @@ def _hardware_rows(suite: Suite, dataset: str, data) -> np.ndarray:
         for seed in m.seeds:
             oracle = Oracle(ground_truth(dataset, suite.measure["reference"], data), budget=m.budgets[0])
             make_method(m.name, seed=seed, **m.params).fit(oracle, m.budgets[0])
-            rows.append(np.flatnonzero(oracle._hw_seen))
+            rows.append(oracle.hardware_rows())
     return np.unique(np.concatenate(rows)) if rows else np.empty(0, dtype=np.int64)
 
 
@@ -639,37 +639,11 @@ def expand(suite: Suite, data: str | None = None, strict: bool = True) -> tuple[
 
 # --- one cell ------------------------------------------------------------------------------------------
 def _predict_cell(spec: dict, data) -> dict:
-    """predict_report's scores, plus a seeded sample of (true, predicted) pairs for the scatter plots.
+    """predict_report's scores, plus a seeded sample of (true, predicted) pairs for the scatter plots."""
+    from harness.evaluate import predict_report
 
-    Scores use every architecture whose truth is known (local devices: the measured sample)."""
-    from harness.evaluate import PREDICTED_METRICS
-    from harness.groundtruth import ground_truth
-    from harness.methods import make_method
-    from harness.metrics import prediction_scores
-    from harness.oracle import Oracle
-
-    gt = ground_truth(spec["dataset"], spec["device"], data)
-    oracle = Oracle(gt, budget=spec["budget"])
-    m = make_method(spec["method"], seed=spec["seed"], **spec["params"])
-    t0 = time.perf_counter()
-    m.fit(oracle, spec["budget"])
-    fit_seconds = time.perf_counter() - t0
-    predictions = m.predict(gt.codes)
-    out: dict = {}
-    rng = np.random.default_rng(spec["seed"])
-    sample = np.sort(rng.permutation(gt.codes.shape[0])[: spec["sample_size"]])
-    pairs = {"rows": sample.tolist()}
-    for metric in PREDICTED_METRICS:
-        if metric in predictions and gt.has(metric):
-            pred, true = np.asarray(predictions[metric], dtype=np.float64), gt.metric(metric)
-            known = np.isfinite(true)
-            scores = prediction_scores(pred[known], true[known])
-            out[metric] = {**scores, "n": int(known.sum())}
-            rows = sample[known[sample]]
-            pairs[metric] = {"rows": rows.tolist(), "true": true[rows].tolist(), "pred": pred[rows].tolist()}
-    out.update({"queries": oracle.queries, "hw_queries": oracle.hw_queries, "fit_seconds": fit_seconds,
-                "sample": pairs})
-    return out
+    return predict_report(spec["method"], spec["dataset"], spec["device"], seed=spec["seed"],
+                          budget=spec["budget"], data=data, sample_size=spec["sample_size"], **spec["params"])
 
 
 SEARCH_FIELDS = ("arch", "arch_index", "true_accuracy", "true_latency", "true_energy", "true_flops", "feasible",
