@@ -7,7 +7,7 @@ from harness.errors import HarnessError
 from harness.methods import SearchResult
 from mathnas.blocks import BlockTables, OracleEvaluator, Profiler, SpaceSpec
 from mathnas.ilp import build_problem, default_solver
-from mathnas.variants import get_variant, load_plugins, run_variant
+from mathnas.variants import check_variant_params, get_variant, load_plugins, run_variant
 from solvers import ChoiceProblem, get_backend, solve
 
 
@@ -50,6 +50,7 @@ class MathNAS:
         self.flops_scaling = _as_bool(flops_scaling, "flops_scaling")
         self.variant_params = {k: v for k, v in (("base_net", base_net), ("fraction", fraction)) if v is not None}
         self.variant_params.update(params)
+        check_variant_params(variant, self.variant_params)  # a typo fails before any evaluation
         try:
             self.time_limit = float(time_limit)
         except (TypeError, ValueError):

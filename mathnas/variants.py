@@ -88,8 +88,8 @@ def load_plugins(plugins) -> list[str]:
     return loaded
 
 
-def run_variant(name: str, prof: Profiler, **params) -> BlockTables:
-    """Run a registered variant with its own parameters; unknown parameters are a one-line error."""
+def check_variant_params(name: str, params: dict):
+    """The variant's function, after checking it accepts `params` (one-line error naming the first unknown)."""
     fn = get_variant(name)
     sig = inspect.signature(fn)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
@@ -98,7 +98,12 @@ def run_variant(name: str, prof: Profiler, **params) -> BlockTables:
     if unknown and not takes_any:
         raise HarnessError(f"MathNAS variant {name!r} takes no parameter {unknown[0]!r}; "
                            f"it takes: {', '.join(accepted) or 'none'}")
-    tables = fn(prof, **params)
+    return fn
+
+
+def run_variant(name: str, prof: Profiler, **params) -> BlockTables:
+    """Run a registered variant with its own parameters; unknown parameters are a one-line error."""
+    tables = check_variant_params(name, params)(prof, **params)
     if not isinstance(tables, BlockTables):
         raise HarnessError(f"MathNAS variant {name!r} returned {type(tables).__name__}, not BlockTables")
     if tables.num_choices != prof.spec.num_choices:

@@ -105,6 +105,8 @@ CASES = [
                                             "--dry-run"], "budget"),
     ("suite-negative-limit", lambda t, f: ["run", suite(t, GOOD_SUITE.replace("latency = 4.0", "latency = -4.0")),
                                            "--out", str(t / "o"), "--dry-run"], "latency"),
+    ("suite-unknown-method-param", lambda t, f: ["run", suite(t, GOOD_SUITE + "colour = 'red'\n"), "--out",
+                                                 str(t / "o"), "--dry-run"], "colour"),
     ("suite-invalid-toml", lambda t, f: ["run", suite(t, "name = [unclosed"), "--out", str(t / "o")], "invalid TOML"),
     ("suite-missing", lambda t, f: ["run", str(t / "none.toml"), "--out", str(t / "o")], "no such suite file"),
     ("negative-budget", lambda t, f: search + ["--budget", "-3"], "budget"),
