@@ -9,11 +9,17 @@ eagle, and why:
   evaluation is paid from the same budget (eagle used 100 extra networks, or the training set itself);
 - float32 instead of float64; the binary head is trained on all ordered pairs inside each batch of
   `batch_size` networks (eagle drew batches of 64 pairs), so one GCN pass serves B(B-1) pairs;
-- iterative rounds share the `epochs` in proportion to r, warm-starting the model each round
-  (`schedule="share"`: 17, 33, 50, 67, 83 epochs for 5 rounds). Eagle trains 50r epochs in round r,
-  750 in all (`schedule="grow"`), three times the CPU time of a fit for no better ranking in our runs;
+- iterative rounds share the `epochs` in proportion to r, warm-starting the model each round with a
+  fresh AdamW + cosine (`schedule="share"`: 17, 33, 50, 67, 83 epochs for 5 rounds). Eagle trains 50r
+  epochs in round r, 750 in all (`schedule="grow"`): three times the CPU time for no better ranking in
+  our runs (cifar10, 900 networks: tau 0.83 either way). `"equal"` gives every round 250/R epochs,
+  `"continuous"` runs one optimizer and one cosine through all rounds (faster, tau 0.78);
 - the latency regressor keeps eagle's latency config (lr 4e-4, dropout 0.002, 900 samples) but trains in
-  batches of `batch_size` with the cosine schedule instead of batch 1 with plateau decay (CPU time).
+  batches of `batch_size` with the cosine schedule instead of batch 1 with plateau decay (CPU time), and
+  on the UNPRUNED cell graph (`hw_prune=False`; none/skip ops are nodes of their own): a device runs
+  the ops of dead branches too, and pruning loses them (latency tau at 300 samples, pruned -> unpruned:
+  fpga 0.58 -> 0.93, pixel3 0.71 -> 0.82, raspi4 0.70 -> 0.83). For accuracy pruning is right
+  (cifar10, 100 samples, 3 seeds: tau 0.63 pruned, 0.42 unpruned).
 
 Iterative data selection (eagle `--iter 5 --sample_best2`, the paper's best): the budget is spent in
 `rounds` equal parts; the first part is random, every later one takes the `alpha` share of the predicted
@@ -40,19 +46,19 @@ from harness.errors import HarnessError
 from harness.methods import SearchResult
 
 MODES = ("binary", "regression")
-SCHEDULES = ("grow", "share", "equal")
+SCHEDULES = ("grow", "share", "equal", "continuous")
 HW_METRICS = ("latency", "energy")
 
 
 class _Regressor:
-    """A fitted GCN regressor with its target scaling."""
+    """A fitted GCN regressor with its graph encoding and target scaling."""
 
-    def __init__(self, model: gcn.GCN, mean: float, std: float, log: gcn.TrainLog):
-        self.model, self.mean, self.std, self.log = model, mean, std, log
+    def __init__(self, model: gcn.GCN, mean: float, std: float, log: gcn.TrainLog, prune: bool, norm: str):
+        self.model, self.mean, self.std, self.log, self.prune, self.norm = model, mean, std, log, prune, norm
 
-    def __call__(self, codes, prune: bool, norm: str) -> np.ndarray:
+    def __call__(self, codes) -> np.ndarray:
         with torch.no_grad():
-            out = self.model.regress(gcn.embed_codes(self.model, codes, prune, norm))
+            out = self.model.regress(gcn.embed_codes(self.model, codes, self.prune, self.norm))
         return out.numpy().astype(np.float64) * self.std + self.mean
 
 
@@ -63,7 +69,8 @@ class BRPNAS:
                  weight_decay: float = 5e-4, dropout: float = 0.2, hidden: int = 600, layers: int = 4,
                  val_fraction: float = 0.1, references: int = 256, temperature: float = 1.0,
                  latency_lr: float = 4e-4, latency_dropout: float = 0.002, energy: bool = True,
-                 shrink: bool = True, prune: bool = True, adjacency: str = "row", schedule: str = "share",
+                 shrink: bool = True, prune: bool = True, hw_prune: bool = False, adjacency: str = "row",
+                 schedule: str = "share", bf16: bool = False,
                  threads: int | None = None):
         if mode not in MODES:
             raise HarnessError(f"brpnas: mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -87,6 +94,7 @@ class BRPNAS:
         self.latency_lr = check_float("latency_lr", latency_lr, 0.0)
         self.latency_dropout = check_float("latency_dropout", latency_dropout, 0.0, 0.99)
         self.energy, self.shrink, self.prune, self.adjacency = bool(energy), bool(shrink), bool(prune), adjacency
+        self.hw_prune, self.bf16 = bool(hw_prune), bool(bf16)
         if schedule not in SCHEDULES:
             raise HarnessError(f"brpnas: schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
         self.schedule = schedule
@@ -131,6 +139,7 @@ class BRPNAS:
         return gcn.GCN(hidden=self.hidden, num_layers=self.layers, dropout=dropout, binary=binary)
 
     def _graphs(self, rows):
+        """Accuracy graphs (pruned: equivalent cells share a graph)."""
         return gcn.graphs(self._codes[rows], self.prune, self.adjacency)
 
     def _split(self, k: int) -> int:
@@ -157,14 +166,14 @@ class BRPNAS:
         if n < 2:
             raise HarnessError(f"brpnas: only {n} of the sampled networks have {metric} measured on this device")
         mean, std = float(y.mean()), float(y.std()) or 1.0
-        adj, feats = self._graphs(rows)
+        adj, feats = gcn.graphs(self._codes[rows], self.hw_prune, self.adjacency)
         k_val = self._split(n)
         val = torch.from_numpy(self._rng.choice(n, size=k_val, replace=False)) if k_val else None
         model = self._net(False, self.latency_dropout)
         cfg = gcn.TrainConfig(epochs=self.epochs, lr=self.latency_lr, weight_decay=self.weight_decay,
-                              patience=self.patience, batch_size=self.batch_size)
+                              patience=self.patience, batch_size=self.batch_size, bf16=self.bf16)
         log = gcn.train(model, adj, feats, torch.from_numpy((y - mean) / std).float(), val, cfg, self._gen)
-        self.hw[metric] = _Regressor(model, mean, std, log)
+        self.hw[metric] = _Regressor(model, mean, std, log, self.hw_prune, self.adjacency)
         return self.hw[metric]
 
     # --- accuracy predictor ------------------------------------------------------------------
@@ -231,17 +240,22 @@ class BRPNAS:
         else:
             target = y
         adj, feats = self._graphs(self.train_rows)
+        optim = None
         if self.schedule == "grow":      # eagle: round r trains r/R of the epochs (750 in all for 250 x 5)
             epochs = math.ceil(self.epochs * r / rounds)
         elif self.schedule == "share":   # the epochs are shared by the rounds in proportion r
             epochs = max(1, round(self.epochs * r / (rounds * (rounds + 1) / 2)))
         else:                            # each round gets an equal share
-            epochs = max(1, round(self.epochs / rounds))
+            epochs = max(1, self.epochs // rounds)
         cfg = gcn.TrainConfig(epochs=epochs, lr=self.lr, weight_decay=self.weight_decay,
                               patience=self.patience, temperature=self.temperature,
-                              batch_size=self.batch_size)
+                              batch_size=self.batch_size, bf16=self.bf16)
+        if self.schedule == "continuous":  # one optimizer and one cosine over all rounds
+            if r == 1:
+                self._optim = gcn.optimizer(self.model, cfg, epochs * rounds)
+            optim = self._optim
         log = gcn.train(self.model, adj, feats, torch.from_numpy(target).float(),
-                        torch.from_numpy(val) if val.size else None, cfg, self._gen)
+                        torch.from_numpy(val) if val.size else None, cfg, self._gen, optim=optim)
         self.logs.append(log)
 
     def _calibrate(self, s: np.ndarray) -> np.ndarray:
@@ -281,7 +295,7 @@ class BRPNAS:
         s = self.scores(codes)
         out = {"accuracy": self._calibrate(s) if self.mode == "binary" else s}
         for metric, reg in self.hw.items():
-            out[metric] = reg(codes, self.prune, self.adjacency)
+            out[metric] = reg(codes)
         return out
 
     def _search(self, problem, oracle) -> SearchResult:
@@ -298,7 +312,7 @@ class BRPNAS:
                 if metric in HW_METRICS:
                     if self.latency_train_size < 2:
                         raise HarnessError(f"brpnas: a {metric} limit needs latency_train_size >= 2 or hw_free=true")
-                    mask &= self.fit_hardware(oracle, metric)(codes, self.prune, self.adjacency) <= limit
+                    mask &= self.fit_hardware(oracle, metric)(codes) <= limit
                 else:
                     mask &= (oracle.flops(codes) if metric == "flops" else oracle.params(codes)) <= limit
         pool = np.flatnonzero(mask)
@@ -316,5 +330,5 @@ class BRPNAS:
             acc = float(self._calibrate(s[np.argmax(s):np.argmax(s) + 1])[0]) if self.mode == "binary" else float(s.max())
         predicted = {"accuracy": acc}
         for metric, reg in self.hw.items():
-            predicted[metric] = float(reg(codes[row:row + 1], self.prune, self.adjacency)[0])
+            predicted[metric] = float(reg(codes[row:row + 1])[0])
         return SearchResult(codes[row].copy(), predicted, {**extra, "choice": how})

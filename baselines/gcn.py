@@ -2,8 +2,9 @@
 
 Graph (as in SamsungLabs/eagle): operations are nodes. 8 cell nodes (input, the six edge-ops in code
 order, output) plus a global node 0 that reads every node; its embedding after the last layer is the
-graph embedding. `none` ops are removed, `skip_connect` ops are contracted into direct edges, and nodes
-off every input->output path are dropped (keeping the matrix size), so equivalent cells share a graph.
+graph embedding. With `prune` (eagle; right for accuracy) `none` ops are removed, `skip_connect` ops
+are contracted into direct edges, and nodes off every input->output path are dropped (keeping the
+matrix size), so equivalent cells share a graph; without it every op is a node (right for latency).
 Adjacency is dense with self-loops and row-normalised (D^-1 (A + I)), features are one-hot types.
 Dropped nodes are left out entirely (eagle keeps them as feature-less rows whose only effect is on the
 global node, a constant times their count); the graph already says what they said, and skipping them
@@ -163,13 +164,12 @@ class GCN(nn.Module):
             if i == 0:    # narrow input: aggregate first, (A X) W
                 z = torch.bmm(adj[:, :1] if i == last else adj, feats)
                 z = nn.functional.linear(z if i == last else z.reshape(b * n, -1)[pos], lin.weight, lin.bias)
+            elif i == last:   # only the global node's row is read out: aggregate it first, (A H)[0] W
+                y = feats.new_zeros((b * n, self.hidden)).index_copy(0, pos, h).view(b, n, self.hidden)
+                z = nn.functional.linear(torch.bmm(adj[:, :1], y), lin.weight, lin.bias)
             else:
                 y = feats.new_zeros((b * n, self.hidden)).index_copy(0, pos, nn.functional.linear(h, lin.weight))
-                y = y.view(b, n, self.hidden)
-                if i == last:   # only the global node's row is read out
-                    z = torch.bmm(adj[:, :1], y) + lin.bias
-                else:
-                    z = torch.bmm(adj, y).reshape(b * n, self.hidden)[pos] + lin.bias
+                z = torch.bmm(adj, y.view(b, n, self.hidden)).reshape(b * n, self.hidden)[pos] + lin.bias
             h = self.dropout(torch.relu(norm(z)))
         return h.reshape(b, self.hidden)
 
@@ -192,6 +192,7 @@ class TrainConfig:
     patience: int = 35
     batch_size: int = 50
     temperature: float = 1.0       # binary targets: P(a better) = sigmoid((y_a - y_b) / temperature)
+    bf16: bool = False             # mixed precision for the training passes (bf16 products, fp32 weights)
 
 
 @dataclass
@@ -202,37 +203,41 @@ class TrainLog:
     epochs_run: int = 0
 
 
-def _pair_loss(model: GCN, emb: torch.Tensor, y: torch.Tensor, temperature: float,
-               mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Cross-entropy of the relation head against soft targets over all ordered pairs i != j (or `mask`)."""
+def _pair_loss(model: GCN, emb: torch.Tensor, y: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Cross-entropy of the relation head against eagle's soft targets softmax(y_a, y_b), over all
+    ordered pairs a != b of the batch."""
     logp = torch.log_softmax(model.pair_logits(emb, emb), dim=-1)
     p = torch.sigmoid((y[:, None] - y[None, :]) / temperature)
     ce = -(p * logp[..., 0] + (1 - p) * logp[..., 1])
-    if mask is None:
-        mask = ~torch.eye(y.shape[0], dtype=torch.bool)
-    return ce[mask].mean()
+    return ce[~torch.eye(y.shape[0], dtype=torch.bool)].mean()
 
 
-def _loss(model: GCN, adj, feats, y, cfg: TrainConfig, mask=None) -> torch.Tensor:
+def _loss(model: GCN, adj, feats, y, cfg: TrainConfig) -> torch.Tensor:
     emb = model.embed(adj, feats)
     if model.binary:
-        return _pair_loss(model, emb, y, cfg.temperature, mask)
+        return _pair_loss(model, emb, y, cfg.temperature)
     return torch.nn.functional.l1_loss(model.regress(emb), y)
 
 
+def optimizer(model: GCN, cfg: TrainConfig, epochs: int | None = None):
+    """AdamW with a cosine schedule over `epochs` (default cfg.epochs), stepped once per epoch."""
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs or cfg.epochs, 1), eta_min=0.0)
+
+
 def train(model: GCN, adj: torch.Tensor, feats: torch.Tensor, y: torch.Tensor, val: torch.Tensor | None,
-          cfg: TrainConfig, generator: torch.Generator, log: TrainLog | None = None) -> TrainLog:
-    """AdamW + cosine schedule, early stopping on the validation rows `val` (indices into the arrays; the
-    others train; binary: the pairs among them). Keeps the weights of the best validation epoch (on the
-    training loss when there is no validation set). Regression uses the L1 loss, as eagle."""
+          cfg: TrainConfig, generator: torch.Generator, log: TrainLog | None = None, optim=None) -> TrainLog:
+    """Up to cfg.epochs epochs of AdamW + cosine schedule (`optim` = a running (optimizer, schedule) to
+    continue, else a fresh one), early stopping on the validation rows `val` (indices into the arrays;
+    the others train; binary: the pairs among them). Keeps the weights of the best validation epoch (on
+    the training loss when there is no validation set). Regression uses the L1 loss, as eagle."""
     log = log or TrainLog()
     n = y.shape[0]
     is_val = torch.zeros(n, dtype=torch.bool)
     if val is not None and val.numel():
         is_val[val] = True
     tr = torch.nonzero(~is_val).squeeze(1)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1), eta_min=0.0)
+    opt, sched = optim if optim is not None else optimizer(model, cfg)
     if model.binary and int(is_val.sum()) < 2:   # a pair needs two validation networks
         is_val[:] = False
     best, best_state, bad = math.inf, None, 0
@@ -245,7 +250,8 @@ def train(model: GCN, adj: torch.Tensor, feats: torch.Tensor, y: torch.Tensor, v
             idx = perm[start:start + bs]
             if model.binary and idx.numel() < 2:
                 continue
-            loss = _loss(model, adj[idx], feats[idx], y[idx], cfg)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                loss = _loss(model, adj[idx], feats[idx], y[idx], cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -267,6 +273,8 @@ def train(model: GCN, adj: torch.Tensor, feats: torch.Tensor, y: torch.Tensor, v
         else:
             bad += 1
             if bad >= cfg.patience:
+                for _ in range(cfg.epochs - epoch - 1):   # a shared schedule stays on time
+                    sched.step()
                 break
     if best_state is not None:
         model.load_state_dict(best_state)

@@ -125,7 +125,8 @@ def tiny_brpnas(**kw):
 
 def test_brpnas_spends_exactly_its_budget_and_predicts_everything(gt):
     oracle = Oracle(gt, budget=50)
-    m = tiny_brpnas().fit(oracle, None)
+    m = tiny_brpnas(threads=2).fit(oracle, None)
+    assert torch.get_num_threads() == 1          # the process setting is put back after the fit
     assert oracle.queries == 20 and oracle.hw_queries == 30
     out = m.predict(gt.codes)
     assert set(out) == {"accuracy", "latency"} and out["accuracy"].shape == (gt.codes.shape[0],)
@@ -149,6 +150,8 @@ def test_brpnas_rejects_bad_parameters():
         BRPNAS(mode="ternary")
     with pytest.raises(HarnessError, match="alpha"):
         BRPNAS(alpha=2)
+    with pytest.raises(HarnessError, match="schedule"):
+        BRPNAS(schedule="forever")
 
 
 # --- LANA -------------------------------------------------------------------------------------
