@@ -12,8 +12,10 @@ Scaling (CP-SAT accepts only integer coefficients):
   before re-solving, so the returned code is feasible and optimal.
 - The objective is multiplied by So = 2**k bringing max|c| to about 2**OBJ_BITS and rounded to nearest:
   each code's objective is off by at most m / (2 So) in normalised units, i.e. the optimum is exact to
-  about m * 2**-(OBJ_BITS+1) of the largest per-choice value (below 1e-9 relative); the reported
+  about m * 2**-(OBJ_BITS+1) of the largest per-choice value (about 5e-10 * m relative); the reported
   objective is recomputed exactly with `problem.objective`.
+- Why not more bits: CP-SAT's LP relaxation works in doubles; with coefficients near 2**40 it returned
+  a wrong 'optimal' code (found by hypothesis, kept as a regression test in tests/test_solvers.py).
 Ratio objectives: Dinkelbach only (Charnes-Cooper needs the continuous t = 1/den, which CP-SAT lacks;
 asking for it returns status `unavailable` with that reason).
 """
@@ -28,8 +30,8 @@ from solvers.milp import MILPModel, RawResult, run_milp
 from solvers.problem import ChoiceProblem, Solution
 
 DEFAULT_RATIO = "dinkelbach"
-COEF_BITS = 40
-OBJ_BITS = 40
+COEF_BITS = 20
+OBJ_BITS = 30
 
 
 def available() -> tuple[bool, str]:
