@@ -197,7 +197,8 @@ def count_macs_params(model: nn.Module, input_shape) -> tuple[int, int]:
     nn.Linear (in_features * out_features per output row); bias additions, BN, ReLU, pooling and the
     sums of the cells are not counted. Params: sum of p.numel() over model.parameters() (BN weight and
     bias included; running statistics are buffers and are not counted).
-    The model's train/eval mode is restored afterwards; no gradients are recorded.
+    The model's train/eval mode is restored afterwards; no gradients are recorded. A model built under
+    `torch.device("meta")` is counted from shapes alone (no weights initialised, no arithmetic).
     """
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3:
@@ -221,7 +222,8 @@ def count_macs_params(model: nn.Module, input_shape) -> tuple[int, int]:
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros((1, *shape)))
+            device = next(model.parameters()).device  # a model built on "meta" counts without computing
+            model(torch.zeros((1, *shape), device=device))
     finally:
         for h in handles:
             h.remove()

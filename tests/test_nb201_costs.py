@@ -21,8 +21,8 @@ SPECIAL = {
     "dead_output": [3, 3, 3, 0, 0, 0],  # node 3 has only `none` inputs: output zero, earlier convs still run
     "dead_node1": [0, 1, 3, 3, 3, 3],  # node 1 is zero, ops reading from it still run
 }
-# Random architectures per dataset: 120 for the NAS-Bench-201 datasets, fewer for the larger darcy inputs.
-N_RANDOM = {"cifar10": 120, "cifar100": 120, "imagenet16_120": 120, "ninapro": 120, "darcy": 60}
+# Random architectures per dataset ("a few hundred on each dataset").
+N_RANDOM = {"cifar10": 250, "cifar100": 250, "imagenet16_120": 250, "ninapro": 150, "darcy": 150}
 
 
 def _torch_count(code, dataset):
