@@ -4,10 +4,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import sys
 
-import numpy as np
 
 from harness.errors import HarnessError
 
@@ -26,24 +24,10 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-
-
 def print_json(obj) -> None:
-    print(json.dumps(_jsonable(obj), indent=2))
+    from harness.store import plain
+
+    print(json.dumps(plain(obj), indent=2))
 
 
 def common_parser() -> argparse.ArgumentParser:

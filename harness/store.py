@@ -62,14 +62,14 @@ def timing_columns(columns) -> list[str]:
 
 
 # --- canonical cells -----------------------------------------------------------------------------
-def _plain(obj):
+def plain(obj):
     """JSON-ready copy: numpy scalars/arrays to Python, tuples to lists, non-finite floats to None."""
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
+        return plain(obj.tolist())
     if isinstance(obj, np.bool_):
         return bool(obj)
     if isinstance(obj, np.integer):
@@ -81,7 +81,7 @@ def _plain(obj):
 
 def canonical_json(obj) -> str:
     """One spelling per value (sorted keys, no spaces), so equal cells hash equally."""
-    return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def cell_key(cell: dict) -> str:
@@ -96,7 +96,7 @@ def flatten(obj: dict, prefix: str = "") -> dict:
         if isinstance(v, dict):
             out.update(flatten(v, f"{name}."))
         elif isinstance(v, (list, tuple, np.ndarray)):
-            out[name] = json.dumps(_plain(v), separators=(",", ":"))
+            out[name] = json.dumps(plain(v), separators=(",", ":"))
         elif isinstance(v, (np.bool_, bool)):
             out[name] = bool(v)
         elif isinstance(v, (np.integer, int)):

@@ -101,7 +101,7 @@ def to_markdown(rows: list[dict]) -> str:
 
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
-        cells = [fmt(c, r[c]) for c in COLUMNS]
+        cells = [fmt(c, r.get(c)) for c in COLUMNS]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 

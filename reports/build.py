@@ -16,10 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 from harness.store import ResultStore, atomic_write_bytes
+from mathnas.claims import COLUMNS as CLAIMS_COLUMNS
+from mathnas.claims import to_markdown as claims_markdown
 from reports.figures import all_figures
 from reports.tables import all_boards, headline
 
-CLAIM_COLUMNS = ("claim", "source", "paper", "ours", "delta", "verdict", "how")
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em 0;font-size:13px}
 th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}th:first-child{text-align:left}
@@ -47,20 +48,6 @@ def claims_rows(frame: pd.DataFrame) -> list[dict] | None:
     return json.loads(rows.sort_values("seed").iloc[0]["claims"])
 
 
-def _claims_markdown(rows: list[dict]) -> str:
-    def fmt(c, v):
-        if v is None:
-            return "—"
-        if c == "delta":
-            return f"{v:+.4g}"
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(CLAIM_COLUMNS) + " |", "|" + "---|" * len(CLAIM_COLUMNS)]
-    for r in rows:
-        lines.append("| " + " | ".join(fmt(c, r.get(c)).replace("|", "\\|") for c in CLAIM_COLUMNS) + " |")
-    return "\n".join(lines)
-
-
 def _write(path: Path, text: str, files: list[Path]) -> None:
     atomic_write_bytes(path, text.encode())
     files.append(path)
@@ -85,8 +72,8 @@ def build_report(results: str | Path, out: str | Path, figures: bool = True) -> 
     _write(out / "leaderboards.tex", "\n".join(b.latex() for b in boards), files)
     claims = claims_rows(frame)
     if claims is not None:
-        _write(out / "claims.md", _claims_markdown(claims) + "\n", files)
-        _write(out / "claims.csv", pd.DataFrame(claims, columns=list(CLAIM_COLUMNS)).to_csv(index=False), files)
+        _write(out / "claims.md", claims_markdown(claims) + "\n", files)
+        _write(out / "claims.csv", pd.DataFrame(claims, columns=list(CLAIMS_COLUMNS)).to_csv(index=False), files)
     failed = frame[frame["status"] != "ok"] if "status" in frame else frame.iloc[0:0]
     if not failed.empty:
         cols = [c for c in ("task", "label", "dataset", "device", "limit_label", "backend", "family", "seed", "error")
@@ -101,11 +88,11 @@ def build_report(results: str | Path, out: str | Path, figures: bool = True) -> 
     # Markdown summary ---------------------------------------------------------------------------------------
     counts = frame.groupby(["task", "status"]).size() if len(frame) else pd.Series(dtype=int)
     count_text = ", ".join(f"{t} {s}: {n}" for (t, s), n in counts.items())
-    md = [f"# mathnas-bench report", "", f"Result store `{Path(results).resolve()}`: {len(frame)} cells ({count_text}).",
+    md = ["# mathnas-bench report", "", f"Result store `{Path(results).resolve()}`: {len(frame)} cells ({count_text}).",
           ""]
     md += [b.markdown() + "\n" for b in boards]
     if claims is not None:
-        md += ["**Paper claims**", "", _claims_markdown(claims), ""]
+        md += ["**Paper claims**", "", claims_markdown(claims), ""]
     else:
         md += ["(no claims table in this store: add \"claims\" to the suite's tasks)", ""]
     if not failed.empty:
@@ -123,10 +110,10 @@ def build_report(results: str | Path, out: str | Path, figures: bool = True) -> 
     body += [b.html() for b in boards]
     if claims is not None:
         body.append("<h2>Paper claims</h2><table><thead><tr>" +
-                    "".join(f"<th>{c}</th>" for c in CLAIM_COLUMNS) + "</tr></thead><tbody>")
+                    "".join(f"<th>{c}</th>" for c in CLAIMS_COLUMNS) + "</tr></thead><tbody>")
         for r in claims:
             body.append("<tr>" + "".join(f"<td>{html.escape('—' if r.get(c) is None else str(r.get(c)))}</td>"
-                                         for c in CLAIM_COLUMNS) + "</tr>")
+                                         for c in CLAIMS_COLUMNS) + "</tr>")
         body.append("</tbody></table>")
     if figs:
         body.append("<h2>Figures</h2>")

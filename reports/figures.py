@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.tables import _order, _search_frame, method_name, ok_rows, solver_frame
+from reports.tables import _order, _search_frame, method_name, ok_rows
 
 MARKERS = "os^Dv<>pPX*h"
 

@@ -47,13 +47,12 @@ deterministic.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from harness.errors import HarnessError, unknown_name
+from harness.errors import HarnessError
 from spaces.nb201 import EDGES, NUM_NODES, OPS, format_arch, parse_arch
 from spaces.nb201_geometry import (C_STEM, DATASETS, N_CELLS, STAGE_CHANNELS, DatasetSpec, dataset_spec,  # noqa: F401
                                     stage_resolutions)

@@ -150,7 +150,7 @@ def test_sigkill_mid_run_resumes_to_the_same_table(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SLEEPY_SECONDS", "0")
         resumed = run(suite, out, executor="serial", progress=False)
-        fresh = run(suite, tmp_path / "fresh", executor="serial", progress=False)
+        run(suite, tmp_path / "fresh", executor="serial", progress=False)
     assert resumed.skipped == landed and resumed.ran == 28 - landed and resumed.failed == 0
     assert not list(out.rglob("*.tmp"))
     pd.testing.assert_frame_equal(table(out), table(tmp_path / "fresh"))
