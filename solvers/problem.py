@@ -23,6 +23,18 @@ def _as_blocks(blocks) -> tuple[np.ndarray, ...]:
     return tuple(np.asarray(b, dtype=np.float64).reshape(-1) for b in blocks)
 
 
+def depth_valid(codes, num_choices, skip_from: int | None) -> np.ndarray:
+    """Eq. 9 ordering: for nodes >= skip_from the last choice is "skip", and a skipped node's
+    successors are skipped too."""
+    codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+    ok = np.ones(codes.shape[0], dtype=bool)
+    if skip_from is not None:
+        n = num_choices
+        for i in range(skip_from, len(n) - 1):
+            ok &= (codes[:, i] != n[i] - 1) | (codes[:, i + 1] == n[i + 1] - 1)
+    return ok
+
+
 @dataclass(frozen=True)
 class Constraint:
     """`const + sum_i coeffs[i][x_i] <= rhs` (e.g. predicted latency <= L)."""
@@ -117,14 +129,7 @@ class ChoiceProblem:
         return ok
 
     def depth_valid(self, codes) -> np.ndarray:
-        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-        ok = np.ones(codes.shape[0], dtype=bool)
-        if self.skip_from is not None:
-            n = self.num_choices
-            for i in range(self.skip_from, self.num_nodes - 1):
-                skipped_i = codes[:, i] == n[i] - 1
-                ok &= ~skipped_i | (codes[:, i + 1] == n[i + 1] - 1)
-        return ok
+        return depth_valid(codes, self.num_choices, self.skip_from)
 
     def is_skip(self, node: int, choice: int) -> bool:
         return self.skip_from is not None and node >= self.skip_from and choice == self.num_choices[node] - 1

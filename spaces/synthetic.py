@@ -33,7 +33,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from spaces.base import BlockCosts, product_codes
-from solvers.problem import ChoiceProblem, Constraint
+from solvers.problem import ChoiceProblem, Constraint, depth_valid
 
 METRICS = ("accuracy", "latency", "energy", "flops", "params")
 OBJECTIVES = ("accuracy", "accuracy/flops")
@@ -93,13 +93,7 @@ class SyntheticSpace:
         return self.skip_from is not None and node >= self.skip_from and choice == self.num_choices[node] - 1
 
     def depth_valid(self, codes) -> np.ndarray:
-        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-        ok = np.ones(codes.shape[0], dtype=bool)
-        if self.skip_from is not None:
-            n = self.num_choices
-            for i in range(self.skip_from, self.num_nodes - 1):
-                ok &= (codes[:, i] != n[i] - 1) | (codes[:, i + 1] == n[i + 1] - 1)
-        return ok
+        return depth_valid(codes, self.num_choices, self.skip_from)
 
     def codes(self) -> np.ndarray:
         """All valid codes (lexicographic order), for spaces of at most MAX_CODES codes."""
