@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spaces.base import product_codes
+from spaces.base import lexicographic_rank, product_codes
 from spaces.nb201 import EDGES, NUM_NODES, NUM_OPS
 
 NUM_GRAPH_NODES = NUM_NODES + 3        # global, input, 6 ops, output
@@ -122,11 +122,7 @@ def _all_graphs(prune: bool, norm: str) -> tuple[torch.Tensor, torch.Tensor, np.
 
 def graph_ids(codes: np.ndarray, prune: bool = True, norm: str = "row") -> np.ndarray:
     """Id of each code's graph (equal ids = identical graphs, hence identical predictions)."""
-    codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-    rank = np.zeros(codes.shape[0], dtype=np.int64)
-    for i in range(NUM_NODES):
-        rank = rank * NUM_OPS + codes[:, i]
-    return _all_graphs(prune, norm)[2][rank]
+    return _all_graphs(prune, norm)[2][lexicographic_rank(codes, (NUM_OPS,) * NUM_NODES)]
 
 
 def graphs(codes: np.ndarray, prune: bool = True, norm: str = "row") -> tuple[torch.Tensor, torch.Tensor]:
@@ -257,7 +253,6 @@ def train(model: GCN, adj: torch.Tensor, feats: torch.Tensor, y: torch.Tensor, v
             opt.step()
             total += float(loss.detach()) * idx.numel()
             count += idx.numel()
-        sched.step()
         log.train_loss.append(total / max(count, 1))
         model.eval()
         with torch.no_grad():
@@ -267,6 +262,7 @@ def train(model: GCN, adj: torch.Tensor, feats: torch.Tensor, y: torch.Tensor, v
                 v = log.train_loss[-1]
         log.val_loss.append(v)
         log.epochs_run += 1
+        sched.step()
         if v < best:
             best, bad, log.best_epoch = v, 0, len(log.val_loss) - 1
             best_state = copy.deepcopy(model.state_dict())

@@ -6,7 +6,8 @@
 Parts:
   tau     BRP-NAS accuracy Kendall tau over all 15,625 networks at 100 and 900 training networks,
           mean and std over seeds, per dataset, with the fit time of the accuracy predictor
-  fit     one default `predict` fit on a device (accuracy at 900 + the 900-sample latency regressor)
+  fit     one default fit on a device: the accuracy predictor at 900 networks and the 900-sample
+          latency regressor, timed apiece
   search  regret of random search and regularized evolution at budgets 25, 50, 100, 200 (mean over
           seeds) for one dataset, device and latency limit, with LANA (25 evaluations) beside them
 """
@@ -45,14 +46,25 @@ def part_tau(datasets, sizes, seeds, device, threads):
 
 
 def part_fit(dataset, device, threads):
-    print(f"\n## One default BRP-NAS predict fit ({dataset}/{device}, train_size 900, latency_train_size 900)")
+    from harness.groundtruth import ground_truth
+    from harness.methods import make_method
+    from harness.metrics import kendall_tau
+    from harness.oracle import Oracle
+
+    print(f"\n## One default BRP-NAS fit ({dataset}/{device}): accuracy predictor on 900 networks, "
+          f"latency predictor on 900")
+    gt = ground_truth(dataset, device)
+    oracle = Oracle(gt)
+    m = make_method("brpnas", seed=0, train_size=900, threads=threads)
     t0 = time.perf_counter()
-    out = predict_report("brpnas", dataset, device, seed=0, train_size=900, threads=threads)
-    total = time.perf_counter() - t0
-    lat = out["latency"]["kendall_tau"] if out["latency"] else float("nan")
-    print(f"fit {out['fit_seconds']:.1f}s (accuracy + latency predictors), with predicting all networks "
-          f"{total:.1f}s; accuracy tau {out['accuracy']['kendall_tau']:.4f}, latency tau {lat:.4f}, "
-          f"queries {out['queries']}, hardware queries {out['hw_queries']}", flush=True)
+    m.fit(oracle, None)
+    fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = m.predict(gt.codes)
+    print(f"accuracy fit {m.seconds['accuracy']:.1f}s (tau {kendall_tau(pred['accuracy'], gt.accuracy):.4f}), "
+          f"latency fit {m.seconds['latency']:.1f}s (tau {kendall_tau(pred['latency'], gt.latency):.4f}), "
+          f"whole fit {fit:.1f}s, predicting all 15,625 networks {time.perf_counter() - t0:.1f}s; "
+          f"queries {oracle.queries}, hardware queries {oracle.hw_queries}", flush=True)
 
 
 def part_search(dataset, device, max_latency, budgets, seeds):
