@@ -24,6 +24,9 @@ eagle, and why:
   a quarter less time. The accuracy predictor stays fp32 (`bf16=false`): there it cost ~0.02 tau at
   100 networks in our runs.
 
+Spaces: any `oracle.space` that provides `graph(codes, prune)`, `num_node_types`, `enumerate()`,
+`index(codes)` and `num_choices` (see baselines/gcn.py); NAS-Bench-201's is the cell DAG with ops on nodes.
+
 Iterative data selection (eagle `--iter 5 --sample_best2`, the paper's best): the budget is spent in
 `rounds` equal parts; the first part is random, every later one takes the `alpha` share of the predicted
 best unevaluated networks and draws the rest at random from the predicted top 1/2^(r-1) (`shrink`;
@@ -55,14 +58,16 @@ HW_METRICS = ("latency", "energy")
 
 
 class _Regressor:
-    """A fitted GCN regressor with its graph encoding and target scaling."""
+    """A fitted GCN regressor with its space, graph encoding and target scaling."""
 
-    def __init__(self, model: gcn.GCN, mean: float, std: float, log: gcn.TrainLog, prune: bool, norm: str):
+    def __init__(self, model: gcn.GCN, mean: float, std: float, log: gcn.TrainLog, prune: bool, norm: str,
+                 space=None):
         self.model, self.mean, self.std, self.log, self.prune, self.norm = model, mean, std, log, prune, norm
+        self.space = space
 
     def __call__(self, codes) -> np.ndarray:
         with torch.no_grad():
-            out = self.model.regress(gcn.embed_codes(self.model, codes, self.prune, self.norm))
+            out = self.model.regress(gcn.embed_codes(self.model, codes, self.prune, self.norm, self.space))
         return out.numpy().astype(np.float64) * self.std + self.mean
 
 
@@ -110,6 +115,7 @@ class BRPNAS:
         self.logs: list[gcn.TrainLog] = []
         self.seconds: dict[str, float] = {}   # fit time of each predictor
         self._codes = None
+        self._space = None
 
     # --- plumbing ----------------------------------------------------------------------------
     @contextmanager
@@ -131,7 +137,8 @@ class BRPNAS:
         torch.manual_seed(self.seed)
         self._gen = torch.Generator().manual_seed(self.seed)
         self._rng = np.random.default_rng(self.seed)
-        self._codes = oracle.space.enumerate()
+        self._space = oracle.space      # any space with graph, num_node_types, enumerate, index, num_choices
+        self._codes = self._space.enumerate()
 
     def _n_train(self, oracle, budget) -> int:
         """Explicit train_size (capped by the budget), else the budget, else 100."""
@@ -141,11 +148,12 @@ class BRPNAS:
         return n
 
     def _net(self, binary: bool, dropout: float) -> gcn.GCN:
-        return gcn.GCN(hidden=self.hidden, num_layers=self.layers, dropout=dropout, binary=binary)
+        return gcn.GCN(num_features=gcn.num_features(self._space), hidden=self.hidden, num_layers=self.layers,
+                       dropout=dropout, binary=binary)
 
     def _graphs(self, rows):
         """Accuracy graphs (pruned: equivalent cells share a graph)."""
-        return gcn.graphs(self._codes[rows], self.prune, self.adjacency)
+        return gcn.graphs(self._codes[rows], self.prune, self.adjacency, self._space)
 
     def _split(self, k: int) -> int:
         return int(round(self.val_fraction * k)) if k >= 10 else 0
@@ -154,7 +162,7 @@ class BRPNAS:
     @staticmethod
     def _device_has(oracle, metric: str) -> bool:
         try:
-            oracle.hardware(metric, np.empty((0, oracle.space.num_nodes), dtype=np.int64))
+            oracle.hardware(metric, np.empty((0, len(oracle.space.num_choices)), dtype=np.int64))
         except HarnessError:
             return False
         return True
@@ -171,14 +179,14 @@ class BRPNAS:
         if n < 2:
             raise HarnessError(f"brpnas: only {n} of the sampled networks have {metric} measured on this device")
         mean, std = float(y.mean()), float(y.std()) or 1.0
-        adj, feats = gcn.graphs(self._codes[rows], self.hw_prune, self.adjacency)
+        adj, feats = gcn.graphs(self._codes[rows], self.hw_prune, self.adjacency, self._space)
         k_val = self._split(n)
         val = torch.from_numpy(self._rng.choice(n, size=k_val, replace=False)) if k_val else None
         model = self._net(False, self.latency_dropout)
         cfg = gcn.TrainConfig(epochs=self.epochs, lr=self.latency_lr, weight_decay=self.weight_decay,
                               patience=self.patience, batch_size=self.batch_size, bf16=self.latency_bf16)
         log = gcn.train(model, adj, feats, torch.from_numpy((y - mean) / std).float(), val, cfg, self._gen)
-        self.hw[metric] = _Regressor(model, mean, std, log, self.hw_prune, self.adjacency)
+        self.hw[metric] = _Regressor(model, mean, std, log, self.hw_prune, self.adjacency, self._space)
         return self.hw[metric]
 
     # --- accuracy predictor ------------------------------------------------------------------
@@ -188,9 +196,9 @@ class BRPNAS:
         reference is monotone in one number per network, so the ranking does not depend on the set."""
         if self.model is None:
             raise HarnessError("brpnas: call fit() before predict()")
-        emb = gcn.embed_codes(self.model, codes, self.prune, self.adjacency)
+        emb = gcn.embed_codes(self.model, codes, self.prune, self.adjacency, self._space)
         if self.mode == "binary":
-            ref = gcn.embed_codes(self.model, self._codes[self._ref_rows], self.prune, self.adjacency)
+            ref = gcn.embed_codes(self.model, self._codes[self._ref_rows], self.prune, self.adjacency, self._space)
             return gcn.win_probability(self.model, emb, ref).numpy().astype(np.float64)
         with torch.no_grad():
             return self.model.regress(emb).numpy().astype(np.float64) * self._acc_std + self._acc_mean

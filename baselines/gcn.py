@@ -1,135 +1,185 @@
-"""The GCN predictor of BRP-NAS (Dudziak et al., NeurIPS 2020) for the NAS-Bench-201 cell, in torch on CPU.
+"""The GCN predictor of BRP-NAS (Dudziak et al., NeurIPS 2020), on any space that describes its
+architectures as graphs, in torch on CPU.
 
-Graph (as in SamsungLabs/eagle): operations are nodes. 8 cell nodes (input, the six edge-ops in code
-order, output) plus a global node 0 that reads every node; its embedding after the last layer is the
-graph embedding. With `prune` (eagle; right for accuracy) `none` ops are removed, `skip_connect` ops
-are contracted into direct edges, and nodes off every input->output path are dropped (keeping the
-matrix size), so equivalent cells share a graph; without it every op is a node (right for latency).
-Adjacency is dense with self-loops and row-normalised (D^-1 (A + I)), features are one-hot types.
-Dropped nodes are left out entirely (eagle keeps them as feature-less rows whose only effect is on the
-global node, a constant times their count); the graph already says what they said, and skipping them
-saves a third of the work.
+Graph (as in SamsungLabs/eagle): a space gives, per code, a DAG of typed nodes
+(`space.graph(codes, prune) -> (adj (K, N, N) bool, types (K, N) int)`, type ids 0..num_node_types-1,
+-1 = node absent) and `space.num_node_types`. NAS-Bench-201 (`spaces.nb201.NB201Space.graph`): ops are
+nodes, 8 cell nodes (input, the six edge-ops in code order, output); with `prune` (eagle; right for
+accuracy) `none` ops are removed, `skip_connect` ops contracted and nodes off every input->output path
+dropped, so equivalent cells share a graph. Here the GCN adds a global node 0 that reads every present
+node; its embedding after the last layer is the graph embedding. Adjacency is dense with self-loops on
+present nodes and row-normalised (D^-1 (A + I)); features are one-hot types (num_node_types + 1 wide,
+the last one marks the global node). Absent nodes are left out entirely (eagle keeps them as
+feature-less rows whose only effect is on the global node, a constant times their count); the graph
+already says what they said, and skipping them saves a third of the work on NAS-Bench-201.
+
+Encodings are cached per process: a space with at most `TABLE_MAX` architectures is encoded once, all of
+it, and identical graphs are stored once (NAS-Bench-201 pruned: 15,625 cells -> 8,687 graphs); larger
+spaces (up to 9^22 architectures) are encoded on the fly, never enumerated.
 
 Layers: H' = Dropout(ReLU(LayerNorm(A H W + b))). Heads: a linear regressor (accuracy or latency), or
 the binary relation head: a linear 2-way classifier on the concatenated embeddings of two networks.
 Speed (CPU): the 600x600 products run only on the rows of real nodes (packed), the aggregation is a
-dense batched 9x9 product, and the last layer computes only the global node, the one row read out.
+dense batched (N+1)x(N+1) product, and the last layer computes only the global node, the one row read out.
 """
 from __future__ import annotations
 
 import copy
 import math
+import weakref
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import torch
 from torch import nn
 
-from spaces.base import lexicographic_rank, product_codes
-from spaces.nb201 import EDGES, NUM_NODES, NUM_OPS
+from spaces import nb201
 
-NUM_GRAPH_NODES = NUM_NODES + 3        # global, input, 6 ops, output
-INPUT, OUTPUT, GLOBAL = NUM_OPS, NUM_OPS + 1, NUM_OPS + 2
-NUM_FEATURES = NUM_OPS + 3             # one-hot: 5 ops, input, output, global
-NONE_OP, SKIP_OP = 0, 1
 NORMS = ("row", "none")
+TABLE_MAX = 50_000     # spaces up to this size are encoded whole, once per process (deduplicated)
+
+# NAS-Bench-201 defaults, for callers that pass no space (the encodings of all 15,625 cells are
+# identical to those of the NB201-only predictor this module replaced; tests/test_gcn.py checks it).
+NUM_FEATURES = nb201.NB201Space.num_node_types + 1      # one-hot: 5 ops, input, output, global
+INPUT, OUTPUT, GLOBAL = nb201.INPUT_TYPE, nb201.OUTPUT_TYPE, nb201.NB201Space.num_node_types
+NONE_OP, SKIP_OP = nb201.NONE_OP, nb201.SKIP_OP
+_NB201 = None
 
 
-def _cell_dag() -> np.ndarray:
-    """8x8 DAG of the cell with ops on nodes: M[a, b] = 1 when node a feeds node b."""
-    m = np.zeros((NUM_NODES + 2, NUM_NODES + 2), dtype=bool)
-    out = NUM_NODES + 1
-    for k, (dst, src) in enumerate(EDGES):
-        if src == 0:
-            m[0, k + 1] = True
-        for l, (dst2, src2) in enumerate(EDGES):
-            if src2 == dst:
-                m[k + 1, l + 1] = True
-        if dst == max(d for d, _ in EDGES):
-            m[k + 1, out] = True
-    return m
+def _space(space):
+    global _NB201
+    if space is not None:
+        return space
+    if _NB201 is None:
+        _NB201 = nb201.NB201Space()
+    return _NB201
 
 
 def cell_graphs(codes: np.ndarray, prune: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised: codes (K, 6) -> (adjacency (K, 8, 8) bool without self-loops, node types (K, 8), -1 = dropped)."""
-    codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-    k = codes.shape[0]
-    m = np.broadcast_to(_cell_dag(), (k, NUM_NODES + 2, NUM_NODES + 2)).copy()
-    types = np.empty((k, NUM_NODES + 2), dtype=np.int64)
-    types[:, 0], types[:, -1] = INPUT, OUTPUT
-    types[:, 1:-1] = codes
-    if not prune:
-        return m, types
-    for j in range(NUM_NODES):           # topological order, as eagle
-        n = j + 1
-        none = codes[:, j] == NONE_OP
-        skip = codes[:, j] == SKIP_OP
-        pred, succ = m[:, :, n].copy(), m[:, n, :].copy()
-        m |= skip[:, None, None] & pred[:, :, None] & succ[:, None, :]
-        gone = none | skip
-        m[gone, n, :] = False
-        m[gone, :, n] = False
-    fw = np.zeros((k, NUM_NODES + 2), dtype=bool)
-    bw = np.zeros_like(fw)
-    fw[:, 0], bw[:, -1] = True, True
-    for _ in range(NUM_NODES + 2):
-        fw |= np.any(fw[:, :, None] & m, axis=1)
-        bw |= np.any(m & bw[:, None, :], axis=2)
-    keep = fw & bw
-    m &= keep[:, :, None] & keep[:, None, :]
-    types[~keep] = -1
-    types[:, 0], types[:, -1] = INPUT, OUTPUT   # eagle keeps their labels even when the cell is empty
-    return m, types
+    """NAS-Bench-201 cell graphs (`NB201Space.graph`), kept under this name for older callers."""
+    return _space(None).graph(codes, prune)
 
 
-def encode(codes: np.ndarray, prune: bool = True, norm: str = "row") -> tuple[np.ndarray, np.ndarray]:
-    """codes -> (adjacency (K, 9, 9) float32, features (K, 9, 8) float32) with the global node first."""
+def num_features(space=None) -> int:
+    """Width of the one-hot node features for `space`: its node types plus the global node."""
+    return int(_space(space).num_node_types) + 1
+
+
+def encode_graphs(m: np.ndarray, types: np.ndarray, num_node_types: int,
+                  norm: str = "row") -> tuple[np.ndarray, np.ndarray]:
+    """A space's graphs -> GCN inputs with the global node first: adjacency (K, N+1, N+1) float32 with
+    self-loops on present nodes (row-normalised with norm="row") and one-hot features (K, N+1, T+1)."""
     if norm not in NORMS:
         raise ValueError(f"adjacency norm {norm!r} not in {NORMS}")
-    m, types = cell_graphs(codes, prune)
-    k = m.shape[0]
-    real = np.ones((k, NUM_GRAPH_NODES), dtype=bool)
+    m, types = np.asarray(m, dtype=bool), np.asarray(types, dtype=np.int64)
+    if types.ndim != 2 or m.shape != types.shape + (types.shape[1],):
+        raise ValueError(f"space graph: adjacency {m.shape} and node types {types.shape} do not match (K, N, N) / (K, N)")
+    if types.size and types.max() >= num_node_types:
+        raise ValueError(f"space graph: node type {types.max()} >= num_node_types {num_node_types}")
+    k, n = types.shape
+    real = np.ones((k, n + 1), dtype=bool)
     real[:, 1:] = types >= 0
-    real[:, 1], real[:, -1] = True, True   # input and output stay, even in an empty cell
-    a = np.zeros((k, NUM_GRAPH_NODES, NUM_GRAPH_NODES), dtype=np.float32)
-    a[:, 1:, 1:] = m
+    a = np.zeros((k, n + 1, n + 1), dtype=np.float32)
+    a[:, 1:, 1:] = m & real[:, 1:, None] & real[:, None, 1:]
     a[:, 0, 1:] = real[:, 1:]
-    diag = np.arange(NUM_GRAPH_NODES)
+    diag = np.arange(n + 1)
     a[:, diag, diag] = real
     if norm == "row":
         a /= np.maximum(a.sum(axis=2, keepdims=True), 1.0)
-    x = np.zeros((k, NUM_GRAPH_NODES, NUM_FEATURES), dtype=np.float32)
-    x[:, 0, GLOBAL] = 1.0
+    x = np.zeros((k, n + 1, num_node_types + 1), dtype=np.float32)
+    x[:, 0, num_node_types] = 1.0
     rows, cols = np.nonzero(types >= 0)
     x[rows, cols + 1, types[rows, cols]] = 1.0
     return a, x
 
 
-def real_nodes(adj: torch.Tensor) -> torch.Tensor:
-    """Flat indices (into B*9 rows) of the nodes a batch really has: those with a self-loop."""
-    return torch.nonzero(torch.diagonal(adj, dim1=1, dim2=2).reshape(-1) > 0).squeeze(1)
+def encode(codes: np.ndarray, prune: bool = True, norm: str = "row", space=None) -> tuple[np.ndarray, np.ndarray]:
+    """codes -> (adjacency (K, N+1, N+1) float32, features (K, N+1, T+1) float32), global node first."""
+    space = _space(space)
+    if norm not in NORMS:
+        raise ValueError(f"adjacency norm {norm!r} not in {NORMS}")
+    m, types = space.graph(np.atleast_2d(np.asarray(codes, dtype=np.int64)), bool(prune))
+    return encode_graphs(m, types, int(space.num_node_types), norm)
 
 
-@lru_cache(maxsize=8)
-def _all_graphs(prune: bool, norm: str) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """Distinct graphs of all 15,625 cells (8,687 after pruning) and, per lexicographic rank, its graph."""
-    a, x = encode(product_codes((NUM_OPS,) * NUM_NODES), prune, norm)
+def _distinct(a: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the distinct graphs (sorted by content) and each graph's index into them."""
     key = np.concatenate([a.reshape(a.shape[0], -1), x.reshape(x.shape[0], -1)], axis=1)
     _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    return torch.from_numpy(a[first]), torch.from_numpy(x[first]), inverse.reshape(-1)
+    return first, inverse.reshape(-1)
 
 
-def graph_ids(codes: np.ndarray, prune: bool = True, norm: str = "row") -> np.ndarray:
-    """Id of each code's graph (equal ids = identical graphs, hence identical predictions)."""
-    return _all_graphs(prune, norm)[2][lexicographic_rank(codes, (NUM_OPS,) * NUM_NODES)]
+class GraphTable:
+    """Every architecture of an enumerable space, encoded once: the distinct graphs as tensors and,
+    per row of `space.enumerate()`, the id of its graph."""
+
+    def __init__(self, space, prune: bool, norm: str):
+        a, x = encode(space.enumerate(), prune, norm, space)
+        first, self.ids = _distinct(a, x)
+        self.adj, self.feats = torch.from_numpy(a[first]), torch.from_numpy(x[first])
 
 
-def graphs(codes: np.ndarray, prune: bool = True, norm: str = "row") -> tuple[torch.Tensor, torch.Tensor]:
-    """Tensors for `codes`, gathered from a per-process table of all cells (built once)."""
-    a, x, _ = _all_graphs(prune, norm)
-    idx = torch.from_numpy(graph_ids(codes, prune, norm))
-    return a[idx], x[idx]
+_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # space -> {(prune, norm): GraphTable}
+
+
+def graph_table(space, prune: bool = True, norm: str = "row") -> GraphTable | None:
+    """The per-process table of `space` (built on first use), or None when the space is too large to
+    enumerate (or cannot be cached), in which case graphs are encoded on the fly."""
+    size = getattr(space, "size", None)
+    if size is None or int(size) > TABLE_MAX or not hasattr(space, "enumerate") or not hasattr(space, "index"):
+        return None
+    try:
+        per_space = _TABLES.setdefault(space, {})
+    except TypeError:       # neither hashable nor weakly referenceable: no cache
+        return None
+    key = (bool(prune), norm)
+    if key not in per_space:
+        if norm not in NORMS:
+            raise ValueError(f"adjacency norm {norm!r} not in {NORMS}")
+        per_space[key] = GraphTable(space, bool(prune), norm)
+    return per_space[key]
+
+
+def distinct_graphs(codes: np.ndarray, prune: bool = True, norm: str = "row",
+                    space=None) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """The distinct graphs among `codes` (adjacency, features; sorted by content) and, per code, the
+    index of its graph: identical graphs, hence identical predictions, are computed once."""
+    space = _space(space)
+    codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+    table = graph_table(space, prune, norm)
+    if table is None:
+        a, x = encode(codes, prune, norm, space)
+        first, inverse = _distinct(a, x)
+        return torch.from_numpy(a[first]), torch.from_numpy(x[first]), inverse
+    uniq, inverse = np.unique(table.ids[space.index(codes)], return_inverse=True)
+    idx = torch.from_numpy(uniq)
+    return table.adj[idx], table.feats[idx], inverse.reshape(-1)
+
+
+def graph_ids(codes: np.ndarray, prune: bool = True, norm: str = "row", space=None) -> np.ndarray:
+    """Id of each code's graph: equal ids = identical graphs (ids are global for enumerable spaces,
+    local to this call otherwise)."""
+    space = _space(space)
+    table = graph_table(space, prune, norm)
+    if table is None:
+        return distinct_graphs(codes, prune, norm, space)[2]
+    return table.ids[space.index(np.atleast_2d(np.asarray(codes, dtype=np.int64)))]
+
+
+def graphs(codes: np.ndarray, prune: bool = True, norm: str = "row", space=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tensors (adjacency, features) for each of `codes`, from the per-process table when there is one."""
+    space = _space(space)
+    table = graph_table(space, prune, norm)
+    if table is None:
+        a, x = encode(codes, prune, norm, space)
+        return torch.from_numpy(a), torch.from_numpy(x)
+    idx = torch.from_numpy(table.ids[space.index(np.atleast_2d(np.asarray(codes, dtype=np.int64)))])
+    return table.adj[idx], table.feats[idx]
+
+
+def real_nodes(adj: torch.Tensor) -> torch.Tensor:
+    """Flat indices (into B*(N+1) rows) of the nodes a batch really has: those with a self-loop."""
+    return torch.nonzero(torch.diagonal(adj, dim1=1, dim2=2).reshape(-1) > 0).squeeze(1)
 
 
 class GCN(nn.Module):
@@ -150,7 +200,7 @@ class GCN(nn.Module):
             nn.init.uniform_(lin.bias, -bound, bound)
 
     def embed(self, adj: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
-        """(B, 9, 9), (B, 9, F) -> global-node embedding (B, hidden). Computes A H W + b with the
+        """(B, N+1, N+1), (B, N+1, F) -> global-node embedding (B, hidden). Computes A H W + b with the
         weight product on real nodes only (rows of dropped nodes are zero and never read)."""
         b, n, _ = adj.shape
         pos = real_nodes(adj)
@@ -286,13 +336,10 @@ def embed_all(model: GCN, adj: torch.Tensor, feats: torch.Tensor, batch: int = 2
     return torch.cat([model.embed(adj[s:s + batch], feats[s:s + batch]) for s in range(0, adj.shape[0], batch)])
 
 
-def embed_codes(model: GCN, codes: np.ndarray, prune: bool = True, norm: str = "row") -> torch.Tensor:
+def embed_codes(model: GCN, codes: np.ndarray, prune: bool = True, norm: str = "row", space=None) -> torch.Tensor:
     """Embeddings of `codes`, each distinct graph computed once."""
-    ids = graph_ids(codes, prune, norm)
-    uniq, inverse = np.unique(ids, return_inverse=True)
-    a, x, _ = _all_graphs(prune, norm)
-    idx = torch.from_numpy(uniq)
-    return embed_all(model, a[idx], x[idx])[torch.from_numpy(inverse.reshape(-1))]
+    a, x, inverse = distinct_graphs(codes, prune, norm, space)
+    return embed_all(model, a, x)[torch.from_numpy(inverse)]
 
 
 @torch.no_grad()

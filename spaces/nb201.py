@@ -18,6 +18,10 @@ EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3
 NUM_NODES = len(EDGES)
 NUM_OPS = len(OPS)
 NUM_ARCHS = NUM_OPS**NUM_NODES  # 15,625
+# Node types of the cell graph (ops on nodes, as BRP-NAS/eagle): the five ops, then input and output.
+NODE_TYPES: tuple[str, ...] = OPS + ("input", "output")
+INPUT_TYPE, OUTPUT_TYPE = NUM_OPS, NUM_OPS + 1
+NONE_OP, SKIP_OP = OPS.index("none"), OPS.index("skip_connect")
 _TOKEN = re.compile(r"^([A-Za-z0-9_]+)~(\d+)$")
 
 
@@ -70,6 +74,8 @@ class NB201Space:
     num_nodes = NUM_NODES
     num_choices: tuple[int, ...] = (NUM_OPS,) * NUM_NODES
     choice_names: tuple[tuple[str, ...], ...] = (OPS,) * NUM_NODES
+    num_node_types = len(NODE_TYPES)     # node-type ids of `graph`: 0..4 the ops, 5 input, 6 output
+    node_type_names = NODE_TYPES
 
     def __init__(self, order: np.ndarray | None = None):
         codes = product_codes(self.num_choices) if order is None else np.asarray(order, dtype=np.int64)
@@ -108,3 +114,65 @@ class NB201Space:
 
     def decode(self, code) -> str:
         return format_arch(code)
+
+    # --- the cell as a graph (for graph predictors such as BRP-NAS's GCN) ------------------------
+    def graph(self, codes, prune: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Codes (K, 6) -> (adjacency (K, 8, 8) bool, node types (K, 8) int64; -1 = node dropped).
+
+        Ops are nodes (as in SamsungLabs/eagle): node 0 is the cell input, nodes 1..6 the edge ops in
+        code order, node 7 the output; adj[k, a, b] = node a feeds node b (no self-loops). With
+        `prune` (eagle; right for accuracy) `none` ops are removed, `skip_connect` ops contracted
+        into direct edges and nodes off every input->output path dropped (type -1, no edges; the
+        matrix keeps its size), so equivalent cells share a graph; input and output keep their type
+        even in a cell without any path. Without it every op is a node (right for latency)."""
+        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+        self.check_codes(codes)
+        return cell_graphs(codes, prune)
+
+
+def _cell_dag() -> np.ndarray:
+    """8x8 DAG of the cell with ops on nodes: M[a, b] = True when node a feeds node b."""
+    m = np.zeros((NUM_NODES + 2, NUM_NODES + 2), dtype=bool)
+    out = NUM_NODES + 1
+    last = max(d for d, _ in EDGES)
+    for k, (dst, src) in enumerate(EDGES):
+        if src == 0:
+            m[0, k + 1] = True
+        for l, (_, src2) in enumerate(EDGES):
+            if src2 == dst:
+                m[k + 1, l + 1] = True
+        if dst == last:
+            m[k + 1, out] = True
+    return m
+
+
+def cell_graphs(codes: np.ndarray, prune: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised `NB201Space.graph` without the code check."""
+    codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+    k = codes.shape[0]
+    m = np.broadcast_to(_cell_dag(), (k, NUM_NODES + 2, NUM_NODES + 2)).copy()
+    types = np.empty((k, NUM_NODES + 2), dtype=np.int64)
+    types[:, 0], types[:, -1] = INPUT_TYPE, OUTPUT_TYPE
+    types[:, 1:-1] = codes
+    if not prune:
+        return m, types
+    for j in range(NUM_NODES):           # topological order, as eagle
+        n = j + 1
+        none = codes[:, j] == NONE_OP
+        skip = codes[:, j] == SKIP_OP
+        pred, succ = m[:, :, n].copy(), m[:, n, :].copy()
+        m |= skip[:, None, None] & pred[:, :, None] & succ[:, None, :]
+        gone = none | skip
+        m[gone, n, :] = False
+        m[gone, :, n] = False
+    fw = np.zeros((k, NUM_NODES + 2), dtype=bool)
+    bw = np.zeros_like(fw)
+    fw[:, 0], bw[:, -1] = True, True
+    for _ in range(NUM_NODES + 2):
+        fw |= np.any(fw[:, :, None] & m, axis=1)
+        bw |= np.any(m & bw[:, None, :], axis=2)
+    keep = fw & bw
+    m &= keep[:, :, None] & keep[:, None, :]
+    types[~keep] = -1
+    types[:, 0], types[:, -1] = INPUT_TYPE, OUTPUT_TYPE   # eagle keeps their labels even when the cell is empty
+    return m, types
