@@ -2,18 +2,27 @@
 
 Follows the released code (SamsungLabs/eagle) and its NAS-Bench-201 configs (4 GCN layers of 600,
 LayerNorm, ReLU, dropout 0.2, global-node readout, AdamW 3.5e-4 / 5e-4, cosine schedule, early stopping
-with patience 35, up to 250 epochs, batch 50). Everything is seen through the oracle: the training set
-costs `train_size` distinct evaluations, latency samples cost hardware queries. Where this differs from
-eagle, and why:
-- a validation split (`val_fraction` of each round's new networks) drives early stopping, because every
-  evaluation is paid from the same budget (eagle used 100 extra networks, or the training set itself);
-- float32 instead of float64; the binary head is trained on all ordered pairs inside each batch of
-  `batch_size` networks (eagle drew batches of 64 pairs), so one GCN pass serves B(B-1) pairs;
-- iterative rounds share the `epochs` in proportion to r, warm-starting the model each round with a
-  fresh AdamW + cosine (`schedule="share"`: 17, 33, 50, 67, 83 epochs for 5 rounds). Eagle trains 50r
-  epochs in round r, 750 in all (`schedule="grow"`): three times the CPU time for no better ranking in
-  our runs (cifar10, 900 networks: tau 0.83 either way). `"equal"` gives every round 250/R epochs,
+with patience 35, up to 250 epochs, binary relation head, 5 rounds of iterative data selection).
+Everything is seen through the oracle: the training set costs `train_size` distinct evaluations, latency
+samples cost hardware queries. Where this differs from eagle, and why (`BRPNAS.deviations()` lists the
+differences of a configuration as "setting: ours vs published" strings, for labels and protocol cards):
+- epochs: iterative rounds share the `epochs` in proportion to r, warm-starting the model each round
+  with a fresh AdamW + cosine (`schedule="share"`: 17, 33, 50, 67, 83 epochs for 5 rounds). Eagle trains
+  50r epochs in round r, 750 in all (`schedule="grow"`): three times the CPU time for no better ranking
+  in our runs (cifar10, 900 networks: tau 0.83 either way). `"equal"` gives every round 250/R epochs,
   `"continuous"` runs one optimizer and one cosine through all rounds (faster, tau 0.78);
+- batch: the binary head is trained on all ordered pairs inside each batch of `batch_size` networks
+  (eagle: batches of 64 // 5 * r pairs in round r), so one GCN pass serves B(B-1) pairs;
+- early stopping: a validation split (`val_fraction` of each round's new networks, not trained on) drives
+  it from the first epoch, because every evaluation is paid from the same budget (eagle: on the training
+  loss, from epoch 21; or 100 extra networks without iterations);
+- float32 instead of float64; mean cross-entropy instead of summed KL divergence to the same soft
+  targets (same minimiser); pruned nodes left out instead of feature-less rows (see baselines/gcn.py);
+  the ranking is the mean win probability against `references` networks (the order of eagle's pairwise
+  sort for a linear relation head);
+- `dropout_per="state"` (off by default) draws dropout once per distinct node state of a batch instead
+  of once per node: a third of the 600x600 products per step, about 2x faster training (figures:
+  `bench_baselines.py --part speed --param dropout_per=state`);
 - the latency regressor keeps eagle's latency config (lr 4e-4, dropout 0.002, 900 samples) but trains in
   batches of `batch_size` with the cosine schedule instead of batch 1 with plateau decay (CPU time), and
   on the UNPRUNED cell graph (`hw_prune=False`; none/skip ops are nodes of their own): a device runs
@@ -23,6 +32,9 @@ eagle, and why:
   mixed precision (`latency_bf16`; fp32 weights, fp32 predictions): same tau (fpga 0.983, pixel3 0.86),
   a quarter less time. The accuracy predictor stays fp32 (`bf16=false`): there it cost ~0.02 tau at
   100 networks in our runs.
+
+Speed: `threads` torch threads per fit (default 1: the harness runs cells in parallel; 2 when a fit owns
+both cores). Fit seconds of the accuracy predictor: `python benchmarks/bench_baselines.py --part speed`.
 
 Spaces: any `oracle.space` that provides `graph(codes, prune)`, `num_node_types`, `enumerate()`,
 `index(codes)` and `num_choices` (see baselines/gcn.py); NAS-Bench-201's is the cell DAG with ops on nodes.
@@ -55,6 +67,7 @@ from harness.methods import SearchResult
 MODES = ("binary", "regression")
 SCHEDULES = ("grow", "share", "equal", "continuous")
 HW_METRICS = ("latency", "energy")
+DROPOUT_PER = ("node", "state")
 
 
 class _Regressor:
@@ -80,7 +93,7 @@ class BRPNAS:
                  latency_lr: float = 4e-4, latency_dropout: float = 0.002, energy: bool = True,
                  shrink: bool = True, prune: bool = True, hw_prune: bool = False, adjacency: str = "row",
                  schedule: str = "share", bf16: bool = False, latency_bf16: bool = True,
-                 threads: int | None = None):
+                 threads: int | None = None, dropout_per: str = "node"):
         if mode not in MODES:
             raise HarnessError(f"brpnas: mode must be one of {', '.join(MODES)}, got {mode!r}")
         if adjacency not in gcn.NORMS:
@@ -107,6 +120,9 @@ class BRPNAS:
         if schedule not in SCHEDULES:
             raise HarnessError(f"brpnas: schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
         self.schedule = schedule
+        if dropout_per not in DROPOUT_PER:
+            raise HarnessError(f"brpnas: dropout_per must be one of {', '.join(DROPOUT_PER)}, got {dropout_per!r}")
+        self.dropout_per = dropout_per
         self.threads = check_int("threads", threads if threads is not None else 1, 1)
         self.model: gcn.GCN | None = None
         self.hw: dict[str, _Regressor] = {}
@@ -116,6 +132,53 @@ class BRPNAS:
         self.seconds: dict[str, float] = {}   # fit time of each predictor
         self._codes = None
         self._space = None
+
+    # --- what differs from the published settings --------------------------------------------------
+    PUBLISHED = {"layers": 4, "hidden": 600, "dropout": 0.2, "lr": 3.5e-4, "weight_decay": 5e-4, "patience": 35,
+                 "rounds": 5, "alpha": 0.5, "temperature": 1.0}
+
+    def _round_epochs(self, r: int, rounds: int) -> int:
+        """Epochs of round r (1-based) of `rounds`."""
+        if self.schedule == "grow":      # eagle: round r trains r/R of the epochs (750 in all for 250 x 5)
+            return math.ceil(self.epochs * r / rounds)
+        if self.schedule == "share":     # the epochs are shared by the rounds in proportion r
+            return max(1, round(self.epochs * r / (rounds * (rounds + 1) / 2)))
+        return max(1, self.epochs // rounds)   # each round an equal share ("continuous": one cosine over all)
+
+    def deviations(self) -> list[str]:
+        """How this configuration differs from eagle's published NAS-Bench-201 binary relation predictor
+        (SamsungLabs/eagle configs/predictors/acc_gcn_nasbench201_bin.yaml with --iter 5 --sample_best2,
+        250 epochs, batch 64), one "setting: ours vs published" string each, for labels and protocol cards."""
+        out = [f"{k}: {getattr(self, k):g} vs {v:g}" for k, v in self.PUBLISHED.items() if getattr(self, k) != v]
+        if self.mode != "binary":
+            out.append(f"predictor: {self.mode} vs binary relation")
+        if not self.shrink:
+            out.append("selection: random part from all unevaluated vs from the predicted top 1/2^(r-1)")
+        per_round = [self._round_epochs(r, self.rounds) for r in range(1, self.rounds + 1)]
+        if self.schedule != "grow" or self.epochs != 250:
+            how = {"share": "shared by the rounds in proportion r", "equal": "split equally over the rounds",
+                   "continuous": "one AdamW + cosine through all rounds", "grow": "r/R of them in round r"}[self.schedule]
+            out.append(f"epochs: {self.epochs} {how} ({'+'.join(map(str, per_round))} = {sum(per_round)}) "
+                       f"vs 50r in round r (50+100+150+200+250 = 750)")
+        out.append(f"batch: {self.batch_size} networks and all their {self.batch_size * (self.batch_size - 1)} "
+                   f"ordered pairs per step vs 12r pairs in round r (64 // 5 per round)")
+        if self.val_fraction > 0:
+            out.append(f"early stopping: on a {self.val_fraction:.0%} validation split of each round's networks "
+                       f"(paid, not trained on), from epoch 1 vs on the training loss, from epoch 21")
+        else:
+            out.append("early stopping: from epoch 1 vs from epoch 21 (both on the training loss)")
+        out.append("precision: " + ("bf16 products" if self.bf16 else "float32") + " vs float64")
+        out.append("loss: mean cross-entropy vs summed KL divergence to the same soft targets (same minimiser)")
+        if self.dropout_per == "state":
+            out.append("dropout: one draw per distinct node state in a batch vs one per node")
+        out.append("pruned nodes: left out vs feature-less rows that the global node still reads")
+        out.append(f"ranking: mean win probability against {self.references} reference networks vs sorting "
+                   f"by pairwise comparison (the same order for the linear relation head)")
+        if self.latency_train_size:
+            out.append(f"latency predictor: unpruned graph, batch {self.batch_size}, cosine schedule"
+                       + (", bf16 products" if self.latency_bf16 else "")
+                       + " vs pruned graph, batch 1, plateau decay, float64")
+        return out
 
     # --- plumbing ----------------------------------------------------------------------------
     @contextmanager
@@ -254,15 +317,10 @@ class BRPNAS:
             target = y
         adj, feats = self._graphs(self.train_rows)
         optim = None
-        if self.schedule == "grow":      # eagle: round r trains r/R of the epochs (750 in all for 250 x 5)
-            epochs = math.ceil(self.epochs * r / rounds)
-        elif self.schedule == "share":   # the epochs are shared by the rounds in proportion r
-            epochs = max(1, round(self.epochs * r / (rounds * (rounds + 1) / 2)))
-        else:                            # each round gets an equal share
-            epochs = max(1, self.epochs // rounds)
+        epochs = self._round_epochs(r, rounds)
         cfg = gcn.TrainConfig(epochs=epochs, lr=self.lr, weight_decay=self.weight_decay,
                               patience=self.patience, temperature=self.temperature,
-                              batch_size=self.batch_size, bf16=self.bf16)
+                              batch_size=self.batch_size, bf16=self.bf16, dropout_per=self.dropout_per)
         if self.schedule == "continuous":  # one optimizer and one cosine over all rounds
             if r == 1:
                 self._optim = gcn.optimizer(self.model, cfg, epochs * rounds)

@@ -288,3 +288,139 @@ def test_a_space_too_large_to_enumerate_is_encoded_on_the_fly():
     emb = gcn.embed_codes(model, codes, True, "row", space)
     full = gcn.embed_all(model, *gcn.graphs(codes, True, "row", space))
     torch.testing.assert_close(emb, full)
+
+
+# --- the fast paths compute the published formula -------------------------------------------------
+def dense_formula(model, adj, feats):
+    """H' = ReLU(LN(A H W + b)) on every row of the padded graphs, global node read out (no dropout)."""
+    h = feats
+    for lin, norm in zip(model.layers, model.norms):
+        h = torch.relu(norm(torch.bmm(adj, h @ lin.weight.T) + lin.bias))
+    return h[:, 0]
+
+
+def some_graphs():
+    nb = NB201Space()
+    codes = np.concatenate([np.zeros((2, 6), dtype=np.int64),                       # empty cells, twice
+                            nb.enumerate()[np.random.default_rng(0).choice(15625, 120, replace=False)]])
+    chain = ChainSpace(layers=5)
+    return [(nb, gcn.graphs(codes, True, "row", nb)), (nb, gcn.graphs(codes, False, "none", nb)),
+            (chain, gcn.graphs(chain.enumerate(), True, "row", chain))]
+
+
+@pytest.mark.parametrize("layers", [1, 2, 4])
+def test_packed_and_planned_forwards_equal_the_dense_formula_and_its_gradients(layers):
+    for space, (adj, feats) in some_graphs():
+        torch.manual_seed(layers)
+        model = gcn.GCN(num_features=gcn.num_features(space), num_layers=layers, hidden=32, dropout=0.0)
+        y = torch.randn(adj.shape[0])
+        grads = []
+        for forward in (lambda: dense_formula(model, adj, feats), lambda: model.embed_packed(adj, feats),
+                        lambda: model.embed_plan(gcn.Plan.build(adj, feats, layers))):
+            model.zero_grad()
+            emb = forward()
+            (model.regress(emb) * y).sum().backward()
+            grads.append((emb.detach(), [p.grad.clone() for p in model.parameters()]))
+        for emb, g in grads[1:]:
+            torch.testing.assert_close(emb, grads[0][0], rtol=1e-4, atol=1e-5)
+            for a, b in zip(g, grads[0][1]):
+                torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("layers", [1, 3, 4])
+def test_a_subset_of_a_plan_is_the_plan_of_the_subset(layers):
+    for space, (adj, feats) in some_graphs():
+        torch.manual_seed(0)
+        model = gcn.GCN(num_features=gcn.num_features(space), num_layers=layers, hidden=16).eval()
+        plan = gcn.Plan.build(adj, feats, layers)
+        for seed in range(3):
+            idx = np.random.default_rng(seed).choice(adj.shape[0], 20, replace=seed == 2)
+            sub = plan.subset(idx)
+            with torch.no_grad():
+                torch.testing.assert_close(model.embed_plan(sub), model.embed_plan(gcn.Plan.build(adj[idx], feats[idx], layers)))
+            assert sub.x0.shape[0] <= plan.x0.shape[0] and len(sub.steps) == len(plan.steps)
+
+
+def test_plan_computes_each_distinct_node_state_once():
+    table = gcn.graph_table(NB201Space(), True, "row")
+    plan = table.plan(4)
+    real = int((torch.diagonal(table.adj, dim1=1, dim2=2) > 0).sum())
+    assert real == 61836 and plan.graph.shape == (8687,)
+    assert plan.x0.shape[0] == 162                                # distinct rows of A X
+    assert plan.steps[0].shape == (6999, 162) and plan.steps[1].shape[1] == 6999   # far fewer than 61,836
+    assert plan.readout.shape[0] < 8687                           # isomorphic graphs share a state
+    assert table.plan(4) is plan
+
+
+def test_embed_codes_whole_space_and_subset_agree():
+    space = NB201Space()
+    torch.manual_seed(0)
+    model = gcn.GCN(hidden=32).eval()
+    codes = space.enumerate()
+    every = gcn.embed_codes(model, codes, True, "row", space)     # whole space, from the cached plan
+    few = np.random.default_rng(1).choice(15625, 50, replace=False)
+    torch.testing.assert_close(gcn.embed_codes(model, codes[few], True, "row", space), every[few], rtol=1e-4, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(every[:300], dense_formula(model, *gcn.graphs(codes[:300], True, "row", space)),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_masks_rate_scale_and_seed():
+    torch.manual_seed(5)
+    m = gcn.dropout_mask((400, 600), 0.2)
+    assert set(torch.unique(m).tolist()) == {0.0, 1.25}
+    assert abs(float((m == 0).float().mean()) - 0.2) < 0.005      # 240,000 draws: 4 sd = 0.003
+    torch.manual_seed(5)
+    assert torch.equal(gcn.dropout_mask((400, 600), 0.2), m)
+    rows = (m == 0).float().mean(dim=1)                          # no structure across the 16-bit lanes
+    assert float(rows.std()) < 0.04
+
+
+def test_dropout_per_node_or_per_state():
+    space = ChainSpace()
+    codes = space.enumerate()[[5, 5, 7]]                        # a graph twice
+    adj, feats = gcn.graphs(codes, True, "row", space)
+    torch.manual_seed(0)
+    model = gcn.GCN(num_features=gcn.num_features(space), hidden=64, dropout=0.5).train()
+    per_node = model.embed_packed(adj, feats)
+    per_state = model.embed_plan(gcn.Plan.build(adj, feats, 4))
+    assert not torch.equal(per_node[0], per_node[1])            # eagle: each node its own draw
+    assert torch.equal(per_state[0], per_state[1])              # one draw per distinct state
+    assert not torch.equal(per_state[0], per_state[2])
+
+
+def test_win_probability_is_the_softmax_of_the_pair_logits():
+    torch.manual_seed(0)
+    model = gcn.GCN(hidden=16, binary=True)
+    emb, ref = torch.randn(30, 16), torch.randn(7, 16)
+    with torch.no_grad():
+        expected = torch.softmax(model.pair_logits(emb, ref), -1)[..., 0].mean(1)
+    torch.testing.assert_close(gcn.win_probability(model, emb, ref, batch=8), expected)
+
+
+@pytest.mark.parametrize("dropout_per", ["node", "state"])
+def test_brpnas_is_deterministic_per_seed(dropout_per):
+    space = ChainSpace(layers=5)
+    preds = []
+    for _ in range(2):
+        m = BRPNAS(seed=3, train_size=30, rounds=2, epochs=8, hidden=16, latency_train_size=0, references=8,
+                   dropout_per=dropout_per).fit(ChainOracle(space), None)
+        preds.append(m.predict(space.enumerate())["accuracy"])
+    np.testing.assert_array_equal(preds[0], preds[1])
+
+
+def test_state_dropout_trains_under_bf16_autocast():
+    space = ChainSpace(layers=5)
+    m = BRPNAS(seed=0, train_size=20, rounds=2, epochs=3, hidden=16, latency_train_size=0, references=8,
+               dropout_per="state", bf16=True).fit(ChainOracle(space), None)
+    assert np.all(np.isfinite(m.predict(space.enumerate())["accuracy"]))
+
+
+def test_deviations_name_what_differs_from_eagle():
+    dev = BRPNAS().deviations()
+    assert all(": " in d and " vs " in d for d in dev)
+    assert any(d.startswith("epochs: 250 shared") for d in dev) and not any(d.startswith("lr:") for d in dev)
+    dev = BRPNAS(schedule="grow", lr=1e-3, dropout_per="state", latency_train_size=0).deviations()
+    assert not any(d.startswith("epochs:") for d in dev)         # eagle's own schedule
+    assert "lr: 0.001 vs 0.00035" in dev and any(d.startswith("dropout: one draw per distinct") for d in dev)
+    assert not any(d.startswith("latency predictor") for d in dev)
