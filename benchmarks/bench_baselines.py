@@ -2,12 +2,18 @@
 
   python benchmarks/bench_baselines.py                  # everything below (about an hour on 2 cores)
   python benchmarks/bench_baselines.py --part search    # only the random/evolution regret curves
+  python benchmarks/bench_baselines.py --part speed --repeats 3              # BRP-NAS fit time, threads 1 and 2
+  python benchmarks/bench_baselines.py --part speed --param dropout_per=node  # ... with a setting changed
 
 Parts:
   tau     BRP-NAS accuracy Kendall tau over all 15,625 networks at 100 and 900 training networks,
           mean and std over seeds, per dataset, with the fit time of the accuracy predictor
   fit     one default fit on a device: the accuracy predictor at 900 networks and the 900-sample
           latency regressor, timed apiece
+  speed   fit seconds of the BRP-NAS accuracy predictor at its default (published, see deviations) settings
+          at each train size and torch thread count (--threads-list), --repeats runs each with seeds
+          0..repeats-1, interleaved so that load from other users spreads evenly; with the Kendall tau and
+          the load average before/after every fit. Targets (2 cores): 100 networks <= 15 s, 900 <= 60 s.
   search  regret of random search and regularized evolution at budgets 25, 50, 100, 200 (mean over
           seeds) for one dataset, device and latency limit, with LANA (25 evaluations) beside them
 """
@@ -27,7 +33,48 @@ from harness.evaluate import predict_report, search_report  # noqa: E402
 from harness.problem import Problem  # noqa: E402
 
 
-def part_tau(datasets, sizes, seeds, device, threads):
+def part_speed(dataset, sizes, threads_list, repeats, device, params):
+    from baselines.brpnas import BRPNAS
+
+    print(f"\n## BRP-NAS accuracy predictor fit time ({dataset}, {repeats} runs each, seeds 0..{repeats - 1}, "
+          f"params {params or 'default'})")
+    print("# deviations from eagle: " + "; ".join(BRPNAS(**params).deviations()))
+    runs: dict = {}
+    for rep in range(repeats):
+        for n in sizes:
+            for t in threads_list:
+                load0 = os.getloadavg()[0]
+                out = predict_report("brpnas", dataset, device, seed=rep, train_size=n, latency_train_size=0,
+                                     threads=t, **params)
+                r = (out["fit_seconds"], out["accuracy"]["kendall_tau"], load0, os.getloadavg()[0])
+                runs.setdefault((n, t), []).append(r)
+                print(f"  # n={n} threads={t} seed={rep}: fit {r[0]:.1f}s tau {r[1]:.4f} load {r[2]:.1f}->{r[3]:.1f}",
+                      file=sys.stderr, flush=True)
+    print(f"{'train':>5s} {'threads':>7s} {'fit s mean':>10s} {'min':>6s} {'max':>6s} {'tau mean':>9s} {'tau std':>8s} "
+          f"{'load min-max':>12s}")
+    for (n, t), rs in runs.items():
+        fit, tau = np.array([r[0] for r in rs]), np.array([r[1] for r in rs])
+        loads = [x for r in rs for x in r[2:]]
+        print(f"{n:5d} {t:7d} {fit.mean():10.1f} {fit.min():6.1f} {fit.max():6.1f} {tau.mean():9.4f} "
+              f"{tau.std(ddof=1) if tau.size > 1 else 0:8.4f} {min(loads):5.1f}-{max(loads):<5.1f}", flush=True)
+
+
+def parse_params(items) -> dict:
+    out = {}
+    for item in items or []:
+        key, _, value = item.partition("=")
+        for conv in (int, float):
+            try:
+                value = conv(value)
+                break
+            except ValueError:
+                pass
+        out[key] = {"true": True, "false": False}.get(value, value) if isinstance(value, str) else value
+    return out
+
+
+def part_tau(datasets, sizes, seeds, device, threads, params=None):
+    params = params or {}
     print(f"\n## BRP-NAS (binary, 5 rounds, alpha 0.5): accuracy Kendall tau over all networks, {len(seeds)} seeds")
     print(f"{'dataset':16s} {'train':>5s} {'tau mean':>9s} {'tau std':>8s} {'rho mean':>9s} {'p@20':>6s} "
           f"{'fit s mean':>10s} {'fit s max':>9s}")
@@ -35,7 +82,8 @@ def part_tau(datasets, sizes, seeds, device, threads):
         for n in sizes:
             taus, rhos, p20, secs = [], [], [], []
             for s in seeds:
-                out = predict_report("brpnas", ds, device, seed=s, train_size=n, latency_train_size=0, threads=threads)
+                out = predict_report("brpnas", ds, device, seed=s, train_size=n, latency_train_size=0, threads=threads,
+                                     **params)
                 taus.append(out["accuracy"]["kendall_tau"])
                 rhos.append(out["accuracy"]["spearman"])
                 p20.append(out["accuracy"]["precision_at_20"])
@@ -88,7 +136,7 @@ def part_search(dataset, device, max_latency, budgets, seeds):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--part", choices=("all", "tau", "fit", "search"), default="all")
+    p.add_argument("--part", choices=("all", "tau", "fit", "search", "speed"), default="all")
     p.add_argument("--datasets", default="cifar10,cifar100,imagenet16_120")
     p.add_argument("--sizes", default="100,900")
     p.add_argument("--seeds", type=int, default=5)
@@ -97,6 +145,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-latency", type=float, default=4.0)
     p.add_argument("--budgets", default="25,50,100,200")
     p.add_argument("--threads", type=int, default=1, help="torch threads per fit (default 1)")
+    p.add_argument("--threads-list", default="1,2", help="speed: torch thread counts to time")
+    p.add_argument("--repeats", type=int, default=3, help="speed: runs per train size and thread count")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="BRP-NAS parameter for tau/speed (repeatable)")
     args = p.parse_args(argv)
     os.environ.setdefault("MATHNAS_BENCH_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "nb201"))
     seeds = list(range(args.seeds))
@@ -107,8 +158,13 @@ def main(argv=None) -> int:
                     [int(b) for b in args.budgets.split(",")], seeds)
     if args.part in ("all", "fit"):
         part_fit("cifar10", args.device, args.threads)
+    params = parse_params(args.param)
     if args.part in ("all", "tau"):
-        part_tau(args.datasets.split(","), [int(n) for n in args.sizes.split(",")], seeds, args.device, args.threads)
+        part_tau(args.datasets.split(","), [int(n) for n in args.sizes.split(",")], seeds, args.device, args.threads,
+                 params)
+    if args.part == "speed":
+        part_speed(args.datasets.split(",")[0], [int(n) for n in args.sizes.split(",")],
+                   [int(t) for t in args.threads_list.split(",")], args.repeats, args.device, params)
     print(f"# load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
