@@ -1,9 +1,9 @@
 """Baseline figures at equal cost, through the same oracle and scoring as MathNAS.
 
-  python benchmarks/bench_baselines.py                  # everything below (about an hour on 2 cores)
+  python benchmarks/bench_baselines.py                  # tau, fit and search (about an hour on 2 cores)
   python benchmarks/bench_baselines.py --part search    # only the random/evolution regret curves
   python benchmarks/bench_baselines.py --part speed --repeats 3              # BRP-NAS fit time, threads 1 and 2
-  python benchmarks/bench_baselines.py --part speed --param dropout_per=node  # ... with a setting changed
+  python benchmarks/bench_baselines.py --part speed --param dropout_per=state  # ... with a setting changed
 
 Parts:
   tau     BRP-NAS accuracy Kendall tau over all 15,625 networks at 100 and 900 training networks,
