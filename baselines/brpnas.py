@@ -154,10 +154,15 @@ class BRPNAS:
             out.append(f"predictor: {self.mode} vs binary relation")
         if not self.shrink:
             out.append("selection: random part from all unevaluated vs from the predicted top 1/2^(r-1)")
+        if not self.prune:
+            out.append("graph: unpruned (none/skip ops as nodes) vs pruned")
+        if self.adjacency != "row":
+            out.append(f"adjacency: {self.adjacency} vs row-normalised")
         per_round = [self._round_epochs(r, self.rounds) for r in range(1, self.rounds + 1)]
         if self.schedule != "grow" or self.epochs != 250:
             how = {"share": "shared by the rounds in proportion r", "equal": "split equally over the rounds",
-                   "continuous": "one AdamW + cosine through all rounds", "grow": "r/R of them in round r"}[self.schedule]
+                   "continuous": "one AdamW + cosine through all rounds",
+                   "grow": "r/R of them in round r"}[self.schedule]
             out.append(f"epochs: {self.epochs} {how} ({'+'.join(map(str, per_round))} = {sum(per_round)}) "
                        f"vs 50r in round r (50+100+150+200+250 = 750)")
         out.append(f"batch: {self.batch_size} networks and all their {self.batch_size * (self.batch_size - 1)} "
@@ -175,7 +180,8 @@ class BRPNAS:
         out.append(f"ranking: mean win probability against {self.references} reference networks vs sorting "
                    f"by pairwise comparison (the same order for the linear relation head)")
         if self.latency_train_size:
-            out.append(f"latency predictor: unpruned graph, batch {self.batch_size}, cosine schedule"
+            out.append(f"latency predictor: {'pruned' if self.hw_prune else 'unpruned'} graph, "
+                       f"batch {self.batch_size}, cosine schedule"
                        + (", bf16 products" if self.latency_bf16 else "")
                        + " vs pruned graph, batch 1, plateau decay, float64")
         return out

@@ -82,7 +82,8 @@ def encode_graphs(m: np.ndarray, types: np.ndarray, num_node_types: int,
         raise ValueError(f"adjacency norm {norm!r} not in {NORMS}")
     m, types = np.asarray(m, dtype=bool), np.asarray(types, dtype=np.int64)
     if types.ndim != 2 or m.shape != types.shape + (types.shape[1],):
-        raise ValueError(f"space graph: adjacency {m.shape} and node types {types.shape} do not match (K, N, N) / (K, N)")
+        raise ValueError(f"space graph: adjacency {m.shape} and node types {types.shape} "
+                         "do not match (K, N, N) / (K, N)")
     if types.size and types.max() >= num_node_types:
         raise ValueError(f"space graph: node type {types.max()} >= num_node_types {num_node_types}")
     k, n = types.shape
@@ -427,7 +428,7 @@ class TrainConfig:
     batch_size: int = 50
     temperature: float = 1.0       # binary targets: P(a better) = sigmoid((y_a - y_b) / temperature)
     bf16: bool = False             # mixed precision for the training passes (bf16 products, fp32 weights)
-    dropout_per: str = "node"      # "node": a dropout draw per node (eagle); "state": one per distinct node state of a batch
+    dropout_per: str = "node"      # a dropout draw per "node" (eagle) or per distinct node "state" of a batch
 
 
 @dataclass
