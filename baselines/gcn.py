@@ -113,10 +113,12 @@ def encode(codes: np.ndarray, prune: bool = True, norm: str = "row", space=None)
 
 
 def _distinct(a: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of the distinct graphs (sorted by content) and each graph's index into them."""
-    key = np.concatenate([a.reshape(a.shape[0], -1), x.reshape(x.shape[0], -1)], axis=1)
-    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1)
+    """Rows of the distinct encoded graphs and each graph's index into them. An encoding is fixed by
+    the pattern of A (its values follow from it) and the node types, so those are the key."""
+    k = a.shape[0]
+    types = np.where(x.any(axis=2), x.argmax(axis=2), -1) + 1
+    key = np.concatenate([np.packbits(a.reshape(k, -1) > 0, axis=1), types], axis=1).astype(np.int64)
+    return _distinct_rows(key)
 
 
 class GraphTable:
@@ -160,7 +162,7 @@ def graph_table(space, prune: bool = True, norm: str = "row") -> GraphTable | No
 
 def distinct_graphs(codes: np.ndarray, prune: bool = True, norm: str = "row",
                     space=None) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """The distinct graphs among `codes` (adjacency, features; sorted by content) and, per code, the
+    """The distinct graphs among `codes` (adjacency, features) and, per code, the
     index of its graph: identical graphs, hence identical predictions, are computed once."""
     space = _space(space)
     codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
