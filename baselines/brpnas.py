@@ -46,8 +46,8 @@ from scipy.optimize import isotonic_regression
 
 from baselines import gcn
 from baselines.common import check_float, check_int, feasible, resolve_budget
-from harness.errors import HarnessError
-from harness.methods import SearchResult
+from core.errors import HarnessError
+from core.protocols import MethodBase, SearchResult
 
 MODES = ("binary", "regression")
 SCHEDULES = ("grow", "share", "equal", "continuous")
@@ -66,8 +66,12 @@ class _Regressor:
         return out.numpy().astype(np.float64) * self.std + self.mean
 
 
-class BRPNAS:
-    def __init__(self, seed: int = 0, train_size: int | None = None, rounds: int = 5, alpha: float = 0.5,
+class BRPNAS(MethodBase):
+    """Trains on the oracle's budget of networks (100 when it has none)."""
+
+    name = "brpnas"
+
+    def __init__(self, seed: int = 0, rounds: int = 5, alpha: float = 0.5,
                  epochs: int = 250, patience: int = 35, mode: str = "binary", hw_free: bool = False,
                  latency_train_size: int = 900, batch_size: int = 50, lr: float = 3.5e-4,
                  weight_decay: float = 5e-4, dropout: float = 0.2, hidden: int = 600, layers: int = 4,
@@ -81,7 +85,6 @@ class BRPNAS:
         if adjacency not in gcn.NORMS:
             raise HarnessError(f"brpnas: adjacency must be one of {', '.join(gcn.NORMS)}, got {adjacency!r}")
         self.seed = check_int("seed", seed)
-        self.train_size = None if train_size is None else check_int("train_size", train_size, 1)
         self.rounds = check_int("rounds", rounds, 1)
         self.alpha = check_float("alpha", alpha, 0.0, 1.0)
         self.epochs = check_int("epochs", epochs, 1)
@@ -133,9 +136,9 @@ class BRPNAS:
         self._rng = np.random.default_rng(self.seed)
         self._codes = oracle.space.enumerate()
 
-    def _n_train(self, oracle, budget) -> int:
-        """Explicit train_size (capped by the budget), else the budget, else 100."""
-        n = resolve_budget(oracle, self.train_size if self.train_size is not None else budget)
+    def _n_train(self, oracle) -> int:
+        """The oracle's remaining budget, else 100."""
+        n = resolve_budget(oracle)
         if n < 2:
             raise HarnessError(f"brpnas needs at least 2 evaluations to train, got a budget of {n}")
         return n
@@ -151,14 +154,6 @@ class BRPNAS:
         return int(round(self.val_fraction * k)) if k >= 10 else 0
 
     # --- hardware predictors -----------------------------------------------------------------
-    @staticmethod
-    def _device_has(oracle, metric: str) -> bool:
-        try:
-            oracle.hardware(metric, np.empty((0, oracle.space.num_nodes), dtype=np.int64))
-        except HarnessError:
-            return False
-        return True
-
     def fit_hardware(self, oracle, metric: str) -> _Regressor:
         """GCN regressor of a device metric from `latency_train_size` random networks (hardware queries)."""
         n = min(self.latency_train_size, self._codes.shape[0])
@@ -272,9 +267,9 @@ class BRPNAS:
         return np.interp(s, ts[order], fitted) + 1e-4 * s
 
     # --- the method interface ----------------------------------------------------------------
-    def fit(self, oracle, budget: int | None = None) -> "BRPNAS":
+    def fit(self, oracle) -> "BRPNAS":
         with self._torch_threads():
-            return self._fit(oracle, budget)
+            return self._fit(oracle)
 
     def predict(self, codes) -> dict[str, np.ndarray]:
         with self._torch_threads():
@@ -284,13 +279,13 @@ class BRPNAS:
         with self._torch_threads():
             return self._search(problem, oracle)
 
-    def _fit(self, oracle, budget: int | None) -> "BRPNAS":
+    def _fit(self, oracle) -> "BRPNAS":
         self._setup(oracle)
-        n = self._n_train(oracle, budget)
+        n = self._n_train(oracle)
         self.hw, self.seconds = {}, {}
         if self.latency_train_size:
             for metric in HW_METRICS:
-                if (metric == "latency" or self.energy) and self._device_has(oracle, metric):
+                if (metric == "latency" or self.energy) and oracle.has(metric):
                     t0 = time.perf_counter()
                     self.fit_hardware(oracle, metric)
                     self.seconds[metric] = time.perf_counter() - t0
@@ -309,7 +304,7 @@ class BRPNAS:
 
     def _search(self, problem, oracle) -> SearchResult:
         self._setup(oracle)
-        n = self._n_train(oracle, None)
+        n = self._n_train(oracle)
         limits = problem.limits
         codes = self._codes
         self.hw = {}
@@ -333,6 +328,7 @@ class BRPNAS:
         if ok.any():
             k = int(np.flatnonzero(ok)[np.argmax(self.train_acc[ok])])
             row, acc, how = int(self.train_rows[k]), float(self.train_acc[k]), "best evaluated"
+            oracle.incumbent(codes[row])
         else:
             s = self.scores(codes[pool])
             row, how = int(pool[np.argmax(s)]), "top predicted"

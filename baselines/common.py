@@ -1,5 +1,8 @@
 """Shared by every baseline: how many evaluations a method may spend, and limit checks through the oracle.
 
+The budget of a run is the oracle's (the runner or the CLI sets it); a method only chooses how much to
+spend when the oracle is unlimited (its default).
+
 Limits on FLOPs/params are analytic (free); latency/energy are read from the device profile through
 `oracle.hardware`, which counts them as hardware queries, exactly as a user measuring on the device would.
 """
@@ -7,40 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.errors import HarnessError
+from core.validation import check_float, check_int  # noqa: F401 (the baselines' parameter checks)
 
 DEFAULT_BUDGET = 100
 FREE_METRICS = ("flops", "params")
 
 
-def resolve_budget(oracle, budget: int | None = None, default: int = DEFAULT_BUDGET) -> int:
-    """Distinct evaluations a method may spend: its own `budget` (or `default` when neither it nor the
-    oracle has one), never more than the oracle still allows."""
+def resolve_budget(oracle, default: int = DEFAULT_BUDGET) -> int:
+    """Distinct evaluations a method may spend: what the oracle still allows, or `default` when unlimited."""
     remaining = oracle.remaining
-    if budget is None:
-        n = default if remaining is None else remaining
-    else:
-        if int(budget) != budget or budget < 0:
-            raise HarnessError(f"budget must be a whole number >= 0, got {budget!r}")
-        n = int(budget) if remaining is None else min(int(budget), remaining)
-    return int(n)
-
-
-def check_int(name: str, value, low: int = 0) -> int:
-    """A whole-number method parameter (from --param), or a one-line error naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or int(value) != value or value < low:
-        raise HarnessError(f"parameter {name} must be a whole number >= {low}, got {value!r}")
-    return int(value)
-
-
-def check_float(name: str, value, low: float = 0.0, high: float = float("inf")) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise HarnessError(f"parameter {name} must be a number, got {value!r}") from None
-    if not (low <= v <= high):
-        raise HarnessError(f"parameter {name} must be in [{low:g}, {high:g}], got {value!r}")
-    return v
+    return int(default if remaining is None else remaining)
 
 
 def feasible(oracle, codes, limits: dict[str, float]) -> np.ndarray:

@@ -13,21 +13,23 @@ from collections import deque
 import numpy as np
 
 from baselines.common import DEFAULT_BUDGET, FeasibleStream, check_int, feasible, resolve_budget
-from harness.methods import SearchResult
+from core.protocols import MethodBase, SearchResult
 
 
-class RegularizedEvolution:
-    def __init__(self, seed: int = 0, budget: int | None = None, population: int = 50, sample_size: int = 10,
-                 max_stall: int = 1000):
+class RegularizedEvolution(MethodBase):
+    """Spends the oracle's budget (100 evaluations when it has none)."""
+
+    name = "evolution"
+
+    def __init__(self, seed: int = 0, population: int = 50, sample_size: int = 10, max_stall: int = 1000):
         self.seed = check_int("seed", seed)
-        self.budget = None if budget is None else check_int("budget", budget)
         self.population = check_int("population", population, 1)
         self.sample_size = check_int("sample_size", sample_size, 1)
         self.max_stall = check_int("max_stall", max_stall, 1)
 
     def search(self, problem, oracle) -> SearchResult:
         rng = np.random.default_rng(self.seed)
-        n = resolve_budget(oracle, self.budget, DEFAULT_BUDGET)
+        n = resolve_budget(oracle, DEFAULT_BUDGET)
         space = oracle.space
         num_choices = np.asarray(space.num_choices)
         limits = problem.limits
@@ -37,10 +39,15 @@ class RegularizedEvolution:
         def key(code) -> int:
             return int(space.index(code)[0])
 
+        best = [-np.inf]
+
         def evaluate(codes) -> np.ndarray:
-            acc = oracle.accuracy(codes)
+            acc = np.array([float(oracle.accuracy(c[None])[0]) for c in codes])  # one at a time: anytime incumbent
             for c, a in zip(codes, acc):
                 acc_cache[key(c)] = float(a)
+                if a > best[0]:
+                    best[0] = float(a)
+                    oracle.incumbent(c)
             return acc
 
         def feasible_neighbours(code) -> np.ndarray:
@@ -98,5 +105,5 @@ class RegularizedEvolution:
         extra = {"evaluations": len(acc_cache), "steps": steps, "stop_reason": stop}
         if not acc_cache:
             return SearchResult(None, {}, {**extra, "reason": "no evaluated network meets the limits"})
-        best = max(acc_cache, key=lambda r: (acc_cache[r], -r))
-        return SearchResult(space.enumerate()[best].copy(), {"accuracy": acc_cache[best]}, extra)
+        top = max(acc_cache, key=lambda r: (acc_cache[r], -r))
+        return SearchResult(space.enumerate()[top].copy(), {"accuracy": acc_cache[top]}, extra)

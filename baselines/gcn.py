@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spaces.base import lexicographic_rank, product_codes
+from core.codes import lexicographic_rank, product_codes
 from spaces.nb201 import EDGES, NUM_NODES, NUM_OPS
 
 NUM_GRAPH_NODES = NUM_NODES + 3        # global, input, 6 ops, output

@@ -18,8 +18,9 @@ from typing import Callable
 import numpy as np
 
 from baselines.common import check_float, check_int, resolve_budget
-from harness.errors import HarnessError
-from harness.methods import SearchResult
+from core.errors import BudgetExhausted, HarnessError
+from core.protocols import MethodBase, SearchResult
+from solvers import ChoiceProblem, Constraint, get_backend, solve
 
 Evaluator = Callable[[np.ndarray], np.ndarray]
 HW_METRICS = ("latency", "energy")
@@ -79,36 +80,30 @@ def evaluations_needed(num_choices) -> int:
     return 1 + sum(n - 1 for n in num_choices)
 
 
-class LANA:
-    def __init__(self, seed: int = 0, solver: str = "enumerate", time_limit: float = 60.0,
-                 train_size: int | None = None):
+class LANA(MethodBase):
+    name = "lana"
+
+    def __init__(self, seed: int = 0, solver: str | None = None, time_limit: float = 60.0):
         self.seed = check_int("seed", seed)   # LANA draws nothing at random; kept for the interface
+        if solver is not None:
+            get_backend(solver)
         self.solver = solver
-        self.time_limit = check_float("time_limit", time_limit, 0.0)
-        self.train_size = None if train_size is None else check_int("train_size", train_size, 1)
+        self.time_limit = check_float("time_limit", time_limit, 0.0, low_open=True)
         self.predictors: dict[str, BlockSum] = {}
 
-    @staticmethod
-    def _device_has(oracle, metric: str) -> bool:
-        try:
-            oracle.hardware(metric, np.empty((0, oracle.space.num_nodes), dtype=np.int64))
-        except HarnessError:
-            return False
-        return True
-
-    def fit(self, oracle, budget: int | None = None) -> "LANA":
+    def fit(self, oracle) -> "LANA":
         """Score every block choice around the teacher: 1 + sum(n_i - 1) evaluations (25 on NAS-Bench-201)."""
         nc = tuple(oracle.space.num_choices)
         need = evaluations_needed(nc)
-        allowed = resolve_budget(oracle, self.train_size if self.train_size is not None else budget, default=need)
+        allowed = resolve_budget(oracle, default=need)
         if allowed < need:
-            raise HarnessError(f"lana needs {need} evaluations (the teacher and one per other block choice), "
+            raise BudgetExhausted(f"lana needs {need} evaluations (the teacher and one per other block choice), "
                                f"the budget allows {allowed}")
         teacher = teacher_code(nc, oracle.flops)
         self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)}
         self.unmeasured = []
         for metric in HW_METRICS:
-            if self._device_has(oracle, metric):
+            if oracle.has(metric):
                 p = BlockSum.fit(teacher, nc, lambda c, m=metric: oracle.hardware(m, c))
                 if np.isfinite(p.base) and all(np.all(np.isfinite(d)) for d in p.deltas):
                     self.predictors[metric] = p
@@ -124,8 +119,6 @@ class LANA:
         return {m: p(codes) for m, p in self.predictors.items() if m in ("accuracy",) + HW_METRICS}
 
     def choice_problem(self, limits: dict[str, float]):
-        from solvers import ChoiceProblem, Constraint
-
         acc = self.predictors["accuracy"]
         constraints = []
         for metric, limit in limits.items():
@@ -137,14 +130,13 @@ class LANA:
         return ChoiceProblem(acc.deltas, acc.base, constraints=tuple(constraints), name="lana")
 
     def search(self, problem, oracle) -> SearchResult:
-        from solvers import solve
-
-        self.fit(oracle, None)
+        self.fit(oracle)
         sol = solve(self.choice_problem(problem.limits), backend=self.solver, time_limit=self.time_limit)
         extra = {"solver": sol.backend, "solver_status": sol.status, "solver_seconds": sol.seconds,
                  "teacher": oracle.space.decode(self.predictors["accuracy"].teacher)}
         if sol.code is None:
             return SearchResult(None, {}, {**extra, "reason": sol.reason or f"solver status {sol.status}"})
         code = np.asarray(sol.code, dtype=np.int64)
+        oracle.incumbent(code)
         predicted = {m: float(p(code)[0]) for m, p in self.predictors.items() if m != "params"}
         return SearchResult(code, predicted, extra)

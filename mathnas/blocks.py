@@ -1,7 +1,7 @@
 """Block-performance tables and the Eq. 5 predictor, for any modular space.
 
 A modular space is `m` nodes with `n_i` choices each, exact per-choice FLOPs plus a fixed part
-(`spaces.base.BlockCosts`), and an evaluator that reveals true metrics of codes (and counts them).
+(`core.protocols.BlockCosts`), and an evaluator that reveals true metrics of codes (and counts them).
 Profiling (mathnas.variants) turns evaluations into block values
 
     b[i][j] = metric(context with node i = base choice) - metric(context with node i = j)
@@ -25,8 +25,9 @@ from typing import Callable
 
 import numpy as np
 
-from harness.errors import HarnessError
-from spaces.base import BlockCosts, product_codes
+from core.codes import product_codes
+from core.errors import HarnessError
+from core.protocols import BlockCosts
 
 HARDWARE_METRICS = ("latency", "energy")
 PROFILED_METRICS = ("accuracy",) + HARDWARE_METRICS
@@ -80,16 +81,10 @@ class SpaceSpec:
 
     @classmethod
     def of(cls, space, dataset: str | None = None) -> "SpaceSpec":
-        """From a space object: NB201 (costs per dataset) or anything with `costs`/`block_costs`."""
-        from spaces.nb201 import NB201Space
-
+        """From a Space (its `block_costs(dataset)`) or anything with a `costs` attribute."""
         costs = getattr(space, "costs", None)
         if costs is None and hasattr(space, "block_costs"):
             costs = space.block_costs(dataset) if callable(space.block_costs) else space.block_costs
-        if costs is None and isinstance(space, NB201Space):
-            from spaces.nb201_costs import block_costs
-
-            costs = block_costs(dataset)
         if not isinstance(costs, BlockCosts):
             raise HarnessError(f"space {getattr(space, 'name', type(space).__name__)!r} gives no per-choice FLOPs "
                                "(BlockCosts via `costs` or `block_costs`); MathNAS needs them")
@@ -99,15 +94,13 @@ class SpaceSpec:
 
 # --- evaluators: the door through which profiling sees ground truth ---------------------------------
 class OracleEvaluator:
-    """Adapter for `harness.oracle.Oracle`: accuracy counted as evaluations, latency/energy as hardware queries."""
+    """Adapter for `core.oracle.Oracle`: accuracy counted as evaluations, latency/energy as hardware queries."""
 
     def __init__(self, oracle):
         self.oracle = oracle
 
     def metrics(self) -> tuple[str, ...]:
-        gt = getattr(self.oracle, "gt", None)
-        hw = tuple(m for m in HARDWARE_METRICS if gt is None or gt.has(m))
-        return ("accuracy",) + hw
+        return ("accuracy",) + tuple(m for m in HARDWARE_METRICS if self.oracle.has(m))
 
     def __call__(self, metric: str, codes: np.ndarray) -> np.ndarray:
         if metric == "accuracy":

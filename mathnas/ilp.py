@@ -14,31 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.errors import HarnessError
-from harness.groundtruth import check_limits
+from core.errors import HarnessError
+from core.validation import check_limits
 from mathnas.blocks import BlockTables, SpaceSpec
-from solvers import BACKENDS, ChoiceProblem, Constraint
+from solvers import ChoiceProblem, Constraint
 
-NB201_DEVICES = ("fpga", "eyeriss", "raspi4", "pixel3", "gold_6226", "pi5-onnx")
-NB201_DATASETS = ("cifar10", "cifar100")
-NB201_QUANTILES = (0.25, 0.5, 0.75)
-ENUMERATE_UP_TO = 1_000_000  # codes; below this enumeration is the fastest exact backend
-MILP_PREFERENCE = ("highs", "cpsat", "gurobi", "cbc", "scip", "bnb")
-
-
-def default_solver(problem: ChoiceProblem | None = None) -> str:
-    """The fastest exact backend for `problem`: vectorised enumeration up to ENUMERATE_UP_TO codes
-    (NAS-Bench-201 in about a millisecond, hundreds of times faster than any MILP solver there), else the
-    first usable MILP backend of MILP_PREFERENCE, else enumeration."""
-    import solvers
-
-    if problem is not None and problem.size <= ENUMERATE_UP_TO and "enumerate" in BACKENDS:
-        return "enumerate"
-    status = getattr(solvers, "backend_status", None)
-    for name in MILP_PREFERENCE:
-        if name in BACKENDS and (status is None or status(name)[0]):
-            return name
-    return solvers.DEFAULT_BACKEND
 
 
 def build_problem(tables: BlockTables, spec: SpaceSpec, limits: dict[str, float] | None = None,
@@ -69,26 +49,3 @@ def build_problem(tables: BlockTables, spec: SpaceSpec, limits: dict[str, float]
         constraints.append(Constraint(metric, coeffs, float(rhs), float(const)))
     return ChoiceProblem(**objective, constraints=tuple(constraints),
                          skip_from=spec.skip_from if skip_from is None else skip_from, name=name)
-
-
-def nb201_family(seed: int, data: str | None = None, variant: str = "single") -> list[ChoiceProblem]:
-    """The MathNAS ILPs of NAS-Bench-201: cifar10/cifar100 x six devices x latency limits at the
-    0.25/0.5/0.75 quantiles of the TRUE latency (pi5-onnx: energy limit at the same quantile too).
-
-    Block tables are profiled once per (dataset, device) with `variant` and `seed` (36 problems)."""
-    from harness.groundtruth import ground_truth
-    from harness.oracle import Oracle
-    from mathnas.method import MathNAS
-
-    problems = []
-    for dataset in NB201_DATASETS:
-        for device in NB201_DEVICES:
-            gt = ground_truth(dataset, device, data)
-            method = MathNAS(seed=seed, variant=variant)
-            method.fit(Oracle(gt), None)
-            for q in NB201_QUANTILES:
-                limits = {"latency": float(np.quantile(gt.latency, q))}
-                if gt.energy is not None:
-                    limits["energy"] = float(np.quantile(gt.energy, q))
-                problems.append(method.problem(limits, name=f"mathnas-nb201/{dataset}/{device}/q{q:g}"))
-    return problems

@@ -1,6 +1,7 @@
-"""Block-profiling variants: a registry, so a new profiling idea is one decorated function.
+"""Block-profiling variants: a registry, so a new profiling idea is one function and one registration line.
 
-A variant is `fn(prof: Profiler, **own_params) -> BlockTables`. It spends evaluations only through
+Built-ins are registered by entry points (group mathnas_bench.variants in pyproject.toml), as another
+distribution would register its own. A variant is `fn(prof: Profiler, **own_params) -> BlockTables`. It spends evaluations only through
 `prof.evaluate` (the counting, budgeted oracle) and usually ends with `prof.tables(...)`:
 
     from mathnas.variants import register_variant
@@ -17,7 +18,8 @@ A variant is `fn(prof: Profiler, **own_params) -> BlockTables`. It spends evalua
 
 `mathnas-bench predict --method mathnas --variant multi --param plugin=my_module --param contexts=8`
 imports `my_module` (a module name on sys.path, or a path to a .py file) before looking the variant
-up; every other --param the variant declares is passed to it.
+up; every other --param the variant declares is passed to it. (`@register_variant` is for such plugin
+files; a package registers its variants with an entry point instead.)
 """
 from __future__ import annotations
 
@@ -31,28 +33,30 @@ from typing import Callable
 
 import numpy as np
 
-from harness.errors import HarnessError, unknown_name
+from core.codes import unrank
+from core.errors import HarnessError, one_line, unknown_name
+from core.registry import VARIANTS
+from core.validation import as_bool, check_float
 from mathnas.blocks import BlockTables, Profiler, harmonic_mean_flops
 
-VARIANTS: dict[str, Callable[..., BlockTables]] = {}
 BASE_NETS = ("average", "random")
 
 
 def register_variant(name: str):
-    """Decorator: make `fn(prof, **params) -> BlockTables` available as `--variant name`."""
+    """Decorator for `plugin=` files: make `fn(prof, **params) -> BlockTables` available as `--variant name`."""
     if not isinstance(name, str) or not name.strip():
         raise HarnessError(f"variant name must be a non-empty string, got {name!r}")
 
     def deco(fn):
-        VARIANTS[name] = fn
+        VARIANTS.add(name, fn)
         return fn
     return deco
 
 
 def get_variant(name: str) -> Callable[..., BlockTables]:
-    if name not in VARIANTS:
-        raise unknown_name("MathNAS variant", name, VARIANTS)
-    return VARIANTS[name]
+    if not isinstance(name, str):
+        raise unknown_name("MathNAS variant", name, VARIANTS.names())
+    return VARIANTS.get(name)
 
 
 def load_plugins(plugins) -> list[str]:
@@ -102,8 +106,15 @@ def check_variant_params(name: str, params: dict):
 
 
 def run_variant(name: str, prof: Profiler, **params) -> BlockTables:
-    """Run a registered variant with its own parameters; unknown parameters are a one-line error."""
-    tables = check_variant_params(name, params)(prof, **params)
+    """Run a registered variant with its own parameters; unknown parameters are a one-line error, and so is
+    any exception a plugin variant raises (budget exhaustion included)."""
+    fn = check_variant_params(name, params)
+    try:
+        tables = fn(prof, **params)
+    except HarnessError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a plugin's own bug: one line naming the variant
+        raise HarnessError(f"MathNAS variant {name!r} failed: {one_line(f'{type(e).__name__}: {e}', 300)}") from None
     if not isinstance(tables, BlockTables):
         raise HarnessError(f"MathNAS variant {name!r} returned {type(tables).__name__}, not BlockTables")
     if tables.num_choices != prof.spec.num_choices:
@@ -114,8 +125,7 @@ def run_variant(name: str, prof: Profiler, **params) -> BlockTables:
     return tables
 
 
-# --- the paper's variants ------------------------------------------------------------------------
-@register_variant("single")
+# --- the paper's variants (registered in pyproject.toml) ------------------------------------------
 def single(prof: Profiler, base_net: str = "average") -> BlockTables:
     """Algorithm 1: block values from one network, N_avg (or a seeded random one: Table 5 ablation).
     Cost: 1 + sum_i (n_i - 1) networks, plus the base network: O(m*n)."""
@@ -127,7 +137,6 @@ def single(prof: Profiler, base_net: str = "average") -> BlockTables:
                        info={"base_net": base_net})
 
 
-@register_variant("full")
 def full(prof: Profiler) -> BlockTables:
     """Eq. 3/7: the difference averaged over every context of the other nodes (all n^m networks)."""
     codes = prof.all_codes()
@@ -135,7 +144,6 @@ def full(prof: Profiler) -> BlockTables:
     return prof.tables(blocks, ref_flops=harmonic_mean_flops(prof.spec, codes), variant="full")
 
 
-@register_variant("sampled")
 def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables:
     """Eq. 3 estimated on a seeded random `fraction` (the paper's 5%, Fig. 2).
 
@@ -145,16 +153,10 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
     paired=True: per node, a `fraction` of the contexts of the other nodes, each evaluated with every
       choice at that node; b[i][j] = mean of the paired differences (exact on additive spaces; cost
       about m * fraction * n^m networks)."""
-    try:
-        fraction = float(fraction)
-    except (TypeError, ValueError):
-        raise HarnessError(f"fraction must be a number in (0, 1], got {fraction!r}") from None
-    if not 0 < fraction <= 1:
-        raise HarnessError(f"fraction must be in (0, 1], got {fraction}")
-    from mathnas.method import _as_bool
-
+    fraction = check_float("fraction", fraction, 0.0, 1.0, low_open=True)
+    paired = as_bool(paired, "paired")
     spec = prof.spec
-    if _as_bool(paired, "paired"):
+    if paired:
         codes, where = [], []
         for i, n in enumerate(spec.num_choices):
             others = [c for k, c in enumerate(spec.num_choices) if k != i]
@@ -177,7 +179,7 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
         codes = _sample_codes(prof.rng, spec.num_choices, fraction)
         blocks = prof.marginal(codes, prof.evaluate(codes))
     return prof.tables(blocks, ref_flops=harmonic_mean_flops(spec, codes), variant="sampled",
-                       info={"fraction": fraction, "paired": bool(_as_bool(paired, "paired")),
+                       info={"fraction": fraction, "paired": paired,
                              "networks": int(len({tuple(c) for c in codes.tolist()}))})
 
 
@@ -186,16 +188,6 @@ def _sample_codes(rng, num_choices, fraction: float) -> np.ndarray:
     size = prod(num_choices)
     k = max(1, int(round(fraction * size)))
     if size < 2**62:
-        return _unrank(rng.choice(size, size=k, replace=False), num_choices)
+        return unrank(rng.choice(size, size=k, replace=False), num_choices)
     # too many to rank: independent uniform codes (the oracle counts duplicates once)
     return np.stack([rng.integers(0, n, size=k) for n in num_choices], axis=1).astype(np.int64)
-
-
-def _unrank(rows, num_choices) -> np.ndarray:
-    """Codes with the given lexicographic ranks (the inverse of spaces.base.lexicographic_rank)."""
-    rows = np.asarray(rows, dtype=np.int64).copy()
-    codes = np.empty((rows.size, len(num_choices)), dtype=np.int64)
-    for i in range(len(num_choices) - 1, -1, -1):
-        codes[:, i] = rows % num_choices[i]
-        rows //= num_choices[i]
-    return codes

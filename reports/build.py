@@ -9,15 +9,17 @@ from __future__ import annotations
 import base64
 import html
 import json
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
-from harness.store import ResultStore, atomic_write_bytes
-from mathnas.claims import COLUMNS as CLAIMS_COLUMNS
-from mathnas.claims import to_markdown as claims_markdown
+from core.files import atomic_write_bytes, ensure_dir
+from core.text import markdown_table
+from harness.store import ResultStore
 from reports.figures import all_figures
 from reports.tables import all_boards, headline
 
@@ -38,6 +40,13 @@ class ReportResult:
     files: list[Path] = field(default_factory=list)
 
 
+CLAIMS_COLUMNS = ("claim", "source", "paper", "ours", "delta", "verdict", "how")
+
+
+def claims_markdown(rows: list[dict]) -> str:
+    return markdown_table(rows, CLAIMS_COLUMNS, {"delta": lambda v: "—" if v is None else f"{v:+.4g}"})
+
+
 def claims_rows(frame: pd.DataFrame) -> list[dict] | None:
     """The claims table the runner stored (task "claims"); None when the suite did not ask for it."""
     if "task" not in frame.columns or "claims" not in frame.columns:
@@ -53,17 +62,20 @@ def _write(path: Path, text: str, files: list[Path]) -> None:
     files.append(path)
 
 
-def build_report(results: str | Path, out: str | Path, figures: bool = True) -> ReportResult:
+def build_report(results: str | Path, out: str | Path, figures: bool = True, progress: bool = False) -> ReportResult:
+    bar = tqdm(total=4, desc="report", unit="step", file=sys.stderr, disable=None if progress else True)
+    bar.set_postfix_str("reading the store")
     store = ResultStore(results)
     frame = store.read()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    bar.update()
+    bar.set_postfix_str("tables")
+    out = ensure_dir(out, "report folder")
     files: list[Path] = []
     boards = all_boards(frame)
     head = headline(boards)
 
     # tables ------------------------------------------------------------------------------------------------
-    (out / "tables").mkdir(exist_ok=True)
+    ensure_dir(out / "tables", "report folder")
     for b in boards:
         _write(out / "tables" / f"{b.name}.md", b.markdown() + "\n", files)
         _write(out / "tables" / f"{b.name}.tex", b.latex(), files)
@@ -81,7 +93,11 @@ def build_report(results: str | Path, out: str | Path, figures: bool = True) -> 
         _write(out / "failures.csv", failed[cols].to_csv(index=False), files)
 
     # figures -----------------------------------------------------------------------------------------------
+    bar.update()
+    bar.set_postfix_str("figures")
     figs = all_figures(frame, out / "figures") if figures else []
+    bar.update()
+    bar.set_postfix_str("pages")
     for f in figs:
         files += [f.png, f.svg]
 
@@ -124,4 +140,6 @@ def build_report(results: str | Path, out: str | Path, figures: bool = True) -> 
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>mathnas-bench report</title>"
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>")
     _write(out / "index.html", page, files)
+    bar.update()
+    bar.close()
     return ReportResult(out, out / "index.html", out / "report.md", head.markdown() if head else "", files)

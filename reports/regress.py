@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.errors import HarnessError
-from harness.store import ResultStore, atomic_write_bytes
+from core.errors import HarnessError
+from core.files import atomic_write_bytes
+from harness.store import ResultStore
 from reports.tables import _search_frame, method_name, ok_rows, solver_records
 
 BASELINE_VERSION = 1
@@ -42,25 +43,13 @@ def _mean(x) -> float:
     return float(x.mean()) if len(x) else float("nan")
 
 
-def _machine_dependent(device: str) -> bool:
-    """Devices measured live on this machine (kind "local"): their numbers differ between machines."""
-    from devices.profiles import get_profile
-    from harness.errors import HarnessError
-
-    try:
-        return get_profile(device).kind == "local"
-    except HarnessError:
-        return False
-
-
 def run_metrics(frame: pd.DataFrame) -> dict[str, dict]:
     """metric name -> {"value", "kind"}: the numbers the gate compares (means over seeds).
 
     Quality on live-measured devices (local-cpu) is left out: it depends on the machine."""
     out: dict[str, dict] = {}
-    if "device" in frame.columns:
-        local = {d for d in frame["device"].dropna().unique() if _machine_dependent(d)}
-        frame = frame[~frame["device"].isin(local)]
+    if "device_live" in frame.columns:
+        frame = frame[~frame["device_live"].astype("boolean").fillna(False).astype(bool)]
 
     def put(name, value, kind):
         if value is not None and not (isinstance(value, float) and math.isnan(value)):

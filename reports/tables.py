@@ -1,7 +1,7 @@
 """Leaderboards from a result store: mean and 95% bootstrap CI over seeds, best in bold.
 
 One `Board` = rows (methods, or solver backends) x columns (datasets / devices / families), every cell a
-`harness.metrics.summarize` over seeds. Rendered as Markdown, LaTeX (booktabs), CSV and HTML.
+`core.metrics.summarize` over seeds. Rendered as Markdown, LaTeX (booktabs), CSV and HTML.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from harness.metrics import summarize
+from core.metrics import summarize
 
 PREDICT_METRICS = ("accuracy", "latency", "energy")
 
@@ -138,17 +138,13 @@ def method_name(frame: pd.DataFrame) -> pd.Series:
 
 
 def _order(values) -> list[str]:
-    """Distinct values in a stable order: datasets in harness.data order, the rest sorted."""
-    from harness.data import DATASETS
-
-    rank = {d: i for i, d in enumerate(DATASETS)}
-
+    """Distinct values in a stable natural order ("random @25" before "random @100", cifar10 before cifar100)."""
     def key(v):
         text = str(v)
         name, _, budget = text.rpartition(" @")
-        if name and budget.isdigit():  # "random @25" before "random @100"
-            return rank.get(v, len(rank)), name, int(budget)
-        return rank.get(v, len(rank)), text, -1
+        if name and budget.isdigit():
+            return name, int(budget)
+        return text, -1
 
     return sorted(dict.fromkeys(values), key=key)
 

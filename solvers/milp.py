@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import scipy.sparse as sp
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from solvers.problem import ChoiceProblem, Solution
 
 RATIO_METHODS = ("charnes-cooper", "dinkelbach")
@@ -570,14 +570,14 @@ class _Run:
         code = self.best_code
         obj = None if code is None else float(self.best_obj)
         if status in ("optimal", "feasible") and code is None:
-            status, reason = "unavailable", reason or "solver returned no usable code"
+            status, reason = "error", reason or "solver returned no usable code"
         gap = None
         if obj is not None:
             if status == "optimal":
                 gap = 0.0
             elif bound is not None and np.isfinite(bound):
                 gap = max(0.0, (bound - obj) / max(abs(obj), 1e-12))
-        if status in ("infeasible", "unavailable"):
+        if status in ("infeasible", "unavailable", "error"):
             code, obj = None, None
         extra = {"calls": self.calls, "repairs": self.repairs, **self.extra}
         return Solution(code, obj, status, seconds, self.backend, gap=gap, reason=reason,
@@ -585,8 +585,8 @@ class _Run:
 
 
 def _status_of(res: RawResult, code, run: _Run) -> str:
-    if res.status == "error":
-        return "feasible" if code is not None or run.best_code is not None else "unavailable"
+    if res.status == "error":  # a crash: the best exact code so far, else the error with its message
+        return "feasible" if code is not None or run.best_code is not None else "error"
     if res.status == "infeasible" and run.best_code is not None:
         # a solver stopped early (e.g. CBC on its time limit) may say "infeasible" although an exactly
         # feasible code is known: never report that as infeasible
@@ -634,7 +634,7 @@ def _dinkelbach(problem: ChoiceProblem, run: _Run) -> Solution:
         res, code, model = run.solve_model(dk.model(lam, base), hint=run.best_code)
         base = model.with_objective(base.c, base.c0, 1.0)  # keep any no-good cuts for later steps
         status = _status_of(res, code, run)
-        if status == "unavailable" or (status == "infeasible" and run.best_code is None):
+        if status in ("unavailable", "error") or (status == "infeasible" and run.best_code is None):
             return run.finish(status, res.reason)
         if code is None or status != "optimal":
             bound = None

@@ -14,25 +14,13 @@ from math import prod
 
 import numpy as np
 
-from harness.errors import HarnessError
-
-STATUSES = ("optimal", "feasible", "infeasible", "time_limit", "unavailable")
+from core.codes import depth_valid
+from core.errors import HarnessError
+from core.protocols import SOLVER_STATUSES as STATUSES
 
 
 def _as_blocks(blocks) -> tuple[np.ndarray, ...]:
     return tuple(np.asarray(b, dtype=np.float64).reshape(-1) for b in blocks)
-
-
-def depth_valid(codes, num_choices, skip_from: int | None) -> np.ndarray:
-    """Eq. 9 ordering: for nodes >= skip_from the last choice is "skip", and a skipped node's
-    successors are skipped too."""
-    codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-    ok = np.ones(codes.shape[0], dtype=bool)
-    if skip_from is not None:
-        n = num_choices
-        for i in range(skip_from, len(n) - 1):
-            ok &= (codes[:, i] != n[i] - 1) | (codes[:, i + 1] == n[i + 1] - 1)
-    return ok
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,23 @@ import re
 
 import numpy as np
 
-from harness.errors import HarnessError
-from spaces.base import lexicographic_rank, product_codes
+from core.codes import check_codes, lexicographic_rank, product_codes
+from core.errors import HarnessError, shown, unknown_name
+from core.protocols import BlockCosts, Task
+from spaces.nb201_costs import block_costs
+from spaces.nb201_geometry import dataset_spec
+from spaces.nb201_geometry import EDGES, NUM_ARCHS, NUM_NODES, NUM_OPS, OPS  # noqa: F401 (re-exported)
 
-OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from)
-NUM_NODES = len(EDGES)
-NUM_OPS = len(OPS)
-NUM_ARCHS = NUM_OPS**NUM_NODES  # 15,625
+# What each dataset's accuracy column means (../shared/nb201/README.md).
+TASKS: dict[str, Task] = {
+    "cifar10": Task("cifar10", "test accuracy", "%", note="200 epochs, mean over seeds (NATS-Bench)"),
+    "cifar100": Task("cifar100", "test accuracy", "%", note="200 epochs, mean over seeds (NATS-Bench)"),
+    "imagenet16_120": Task("imagenet16_120", "test accuracy", "%", note="200 epochs, mean over seeds (NATS-Bench)"),
+    "darcy": Task("darcy", "score", "", note="NAS-Bench-360 Darcy Flow, higher is better (HW-NAS-Bench-360, "
+                                             "per isomorphism class)"),
+    "ninapro": Task("ninapro", "test accuracy", "%", note="NAS-Bench-360 NinaPro EMG (HW-NAS-Bench-360, per "
+                                                          "isomorphism class)"),
+}
 _TOKEN = re.compile(r"^([A-Za-z0-9_]+)~(\d+)$")
 
 
@@ -25,6 +34,7 @@ def parse_arch(arch: str) -> np.ndarray:
     """Official arch string -> code (int vector of length 6). Raises HarnessError naming the bad part."""
     if not isinstance(arch, str):
         raise HarnessError(f"arch string expected, got {type(arch).__name__}")
+    arch = arch if len(arch) <= 1000 else arch[:1000]  # longer than any valid string: the error shows its start
     text = arch.strip()
     groups = text.split("+")
     if len(groups) != 3:
@@ -64,14 +74,17 @@ def format_arch(code) -> str:
 
 class NB201Space:
     """NAS-Bench-201 as a Space. `order` (codes in official index order) comes from the data folder;
-    without it enumeration is lexicographic. Rows of every benchmark table follow `enumerate()`."""
+    without it enumeration is lexicographic. Rows of every benchmark table follow `enumerate()`.
+    `accuracy` maps dataset -> per-row accuracy (the data folder's; empty when built without data)."""
 
     name = "nb201"
+    source = "NAS-Bench-201 (Dong & Yang, ICLR 2020) via NATS-Bench; ../shared/nb201"
     num_nodes = NUM_NODES
     num_choices: tuple[int, ...] = (NUM_OPS,) * NUM_NODES
     choice_names: tuple[tuple[str, ...], ...] = (OPS,) * NUM_NODES
+    skip_from = None
 
-    def __init__(self, order: np.ndarray | None = None):
+    def __init__(self, order: np.ndarray | None = None, accuracy: dict | None = None):
         codes = product_codes(self.num_choices) if order is None else np.asarray(order, dtype=np.int64)
         if codes.shape != (NUM_ARCHS, NUM_NODES):
             raise HarnessError(f"NAS-Bench-201 order must be {NUM_ARCHS} codes of length 6, got {codes.shape}")
@@ -82,10 +95,15 @@ class NB201Space:
         self._codes.setflags(write=False)
         self._row_of_lex = np.empty(NUM_ARCHS, dtype=np.int64)
         self._row_of_lex[lex] = np.arange(NUM_ARCHS)
+        self._accuracy = dict(accuracy or {})
 
     @property
     def size(self) -> int:
         return NUM_ARCHS
+
+    @property
+    def tasks(self) -> dict[str, Task]:
+        return {d: TASKS[d] for d in TASKS if d in self._accuracy}
 
     def enumerate(self) -> np.ndarray:
         """All codes, row i = architecture with official index i (when built with the official order)."""
@@ -93,18 +111,39 @@ class NB201Space:
 
     def index(self, codes) -> np.ndarray:
         """Row (official index) of each code."""
-        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-        self.check_codes(codes)
+        codes = self.check_codes(codes)
         return self._row_of_lex[lexicographic_rank(codes, self.num_choices)]
 
-    def check_codes(self, codes: np.ndarray) -> None:
-        if codes.ndim != 2 or codes.shape[1] != NUM_NODES:
-            raise HarnessError(f"codes must have shape (k, {NUM_NODES}), got {codes.shape}")
-        if codes.size and (codes.min() < 0 or codes.max() >= NUM_OPS):
-            raise HarnessError(f"code entries must be in 0..{NUM_OPS - 1}")
+    def check_codes(self, codes) -> np.ndarray:
+        return check_codes(codes, self.num_choices, "NAS-Bench-201")
 
     def encode(self, arch: str) -> np.ndarray:
         return parse_arch(arch)
 
     def decode(self, code) -> str:
         return format_arch(code)
+
+    def sample(self, k: int, seed: int) -> np.ndarray:
+        """k uniformly random codes (with replacement), seeded."""
+        rng = np.random.default_rng(seed)
+        return rng.integers(0, NUM_OPS, size=(int(k), NUM_NODES)).astype(np.int64)
+
+    def block_costs(self, dataset: str) -> BlockCosts:
+        return block_costs(dataset)
+
+    def accuracy(self, dataset: str, split: str = "test") -> np.ndarray:
+        if dataset not in self._accuracy:
+            raise unknown_name("dataset", dataset, self._accuracy)
+        if split != "test":
+            raise HarnessError(f"NAS-Bench-201 {dataset}: no {shown(split)} split in this data folder (test only)")
+        return self._accuracy[dataset]
+
+    # --- live measurement (devices.local) -----------------------------------------------------------
+    def torch_model(self, code, dataset: str):
+        """The real torch network of `code` for `dataset` (spaces.nb201_model)."""
+        from spaces.nb201_model import build_model  # torch is imported only when a network is built
+
+        return build_model(code, dataset)
+
+    def input_shape(self, dataset: str) -> tuple[int, int, int]:
+        return dataset_spec(dataset).input_shape

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.data import resolve_data_dir
+from spaces.nb201_data import resolve_data_dir
 
 DATA = resolve_data_dir()
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"

@@ -32,6 +32,7 @@ def run_json(capsys, argv):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_predict_brpnas_json_shape_from_a_subprocess():
     env = {**os.environ, "MATHNAS_BENCH_DATA": os.environ.get("MATHNAS_BENCH_DATA", str(ROOT.parent / "shared" / "nb201"))}
     cmd = [sys.executable, "-m", "harness.cli", "predict", "--method", "brpnas", "--train-size", "100", "--seed", "0",

@@ -9,8 +9,9 @@ import pytest
 from test_runner_methods import TINY, write_suite
 
 from harness.cli import main
-from harness.runner import run
-from harness.store import ResultStore, atomic_write_bytes
+from harness.run import run
+from core.files import atomic_write_bytes
+from harness.store import ResultStore
 from reports.build import build_report
 from reports.regress import regress
 

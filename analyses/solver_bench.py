@@ -1,11 +1,10 @@
 """Compare ILP backends on families of `ChoiceProblem`s: speed, status and correctness.
 
-A family is a function `seed -> list[ChoiceProblem]`, registered in `FAMILIES` (use
-`register_family`). Built in: `small` (enumerable, mixed objectives, skip choices, infeasible ones),
+A family is a function `(seed, sources=None) -> list[ChoiceProblem]`, registered by entry point (group
+mathnas_bench.families). Built in: `small` (enumerable, mixed objectives, skip choices, infeasible ones),
 `nb201-shape` (synthetic 6 nodes x 5 choices, ratio objective, 1-2 limits), `scale` (synthetic,
-m 10..200, n 5..50, 2 limits). `nb201` (the MathNAS ILPs of NAS-Bench-201) comes from the MathNAS
-module: `mathnas.ilp.nb201_family(seed, data=None)` when that exists, or whatever `register_family("nb201", fn)`
-installs.
+m 10..200, n 5..50, 2 limits) and `nb201` (the MathNAS ILPs of NAS-Bench-201: real block tables, real
+latency limits).
 
 The reference answer of an instance is the enumeration optimum when the space has at most
 `ENUM_REFERENCE_LIMIT` codes, else the best objective any backend proved optimal.
@@ -13,35 +12,55 @@ The reference answer of an instance is the enumeration optimum when the space ha
 from __future__ import annotations
 
 import csv
-import importlib
+import inspect
+import io
 import math
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from harness.errors import HarnessError, unknown_name
-from solvers import BACKENDS, solve
-from solvers.problem import ChoiceProblem
+from core.errors import HarnessError, unknown_name
+from core.files import atomic_write_bytes, ensure_dir
+from core.oracle import Oracle
+from core.registry import FAMILIES
+from evaluation.groundtruth import ground_truth
+from mathnas.method import MathNAS
+from solvers import ChoiceProblem, Constraint, backend_names, solve
+from spaces.synthetic import SyntheticSpace, make_space
 
 ENUM_REFERENCE_LIMIT = 2_000_000
 REL_TOL = 1e-6
-NB201_PROVIDER = ("mathnas.ilp", "nb201_family")  # fn(seed, data=None) -> list[ChoiceProblem]
-
-FAMILIES: dict[str, Callable[[int], list[ChoiceProblem]]] = {}
+OBJECTIVES = ("accuracy", "accuracy/flops")
 
 
-def register_family(name: str, fn: Callable[[int], list[ChoiceProblem]]) -> None:
-    """Add or replace an instance family (a function seed -> list of ChoiceProblem)."""
-    FAMILIES[name] = fn
+def synthetic_problem(space: SyntheticSpace, objective: str = "accuracy", latency_q: float | None = 0.5,
+                      energy_q: float | None = 0.5, samples: int = 20_000, name: str | None = None) -> ChoiceProblem:
+    """Maximise a synthetic space's additive accuracy (or accuracy/FLOPs) under latency <= L and energy <= E.
+
+    L and E are the given quantiles of the true latency/energy (None leaves that limit out)."""
+    if objective not in OBJECTIVES:
+        raise HarnessError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
+    num, num_const = space.additive("accuracy")
+    den = den_const = None
+    if objective == "accuracy/flops":
+        f, f0 = space.additive("flops")
+        scale = 1e-6  # MMACs keeps the ratio in a readable range
+        den, den_const = tuple(b * scale for b in f), f0 * scale
+    cons = []
+    for metric, q in (("latency", latency_q), ("energy", energy_q)):
+        if q is not None:
+            blocks, c0 = space.additive(metric)
+            cons.append(Constraint(metric, blocks, space.limit(metric, q, samples), c0))
+    label = name or (f"{space.name}:{objective}" + "".join(
+        f":{m[0]}{q:g}" for m, q in (("latency", latency_q), ("energy", energy_q)) if q is not None))
+    return ChoiceProblem(num=num, num_const=num_const, den=den, den_const=den_const or 0.0,
+                         constraints=tuple(cons), skip_from=space.skip_from, name=label)
 
 
-def _small(seed: int) -> list[ChoiceProblem]:
+def small(seed: int) -> list[ChoiceProblem]:
     """24 enumerable problems: accuracy and accuracy/FLOPs, 0-2 limits, Eq. 9 skip, tight (often infeasible) limits."""
-    from spaces.synthetic import make_space
-
     rng = np.random.default_rng([seed, 11])
     out = []
     for k in range(24):
@@ -52,70 +71,62 @@ def _small(seed: int) -> list[ChoiceProblem]:
         q = [None, 0.02, 0.2, 0.5][k % 4] if k % 8 < 4 else [0.3, 0.6, 0.0, 0.9][k % 4]
         q2 = None if k % 2 else float(rng.uniform(0.0, 0.8))
         obj = "accuracy/flops" if k % 4 in (1, 3) else "accuracy"
-        out.append(space.problem(obj, latency_q=q, energy_q=q2, name=f"small-{k}:{space.name}:{obj}"))
+        out.append(synthetic_problem(space, obj, latency_q=q, energy_q=q2, name=f"small-{k}:{space.name}:{obj}"))
     return out
 
 
-def _nb201_shape(seed: int) -> list[ChoiceProblem]:
+def nb201_shape(seed: int) -> list[ChoiceProblem]:
     """20 synthetic problems with NAS-Bench-201's shape: 6 nodes x 5 choices, ratio objective, 1-2 limits."""
-    from spaces.synthetic import make_space
-
     out = []
     for k in range(20):
         space = make_space(6, 5, seed=seed * 1000 + k, strength=0.2)
         q = 0.1 + 0.8 * ((k * 7) % 20) / 20
-        out.append(space.problem("accuracy/flops", latency_q=q, energy_q=None if k % 2 else min(q + 0.1, 1.0),
-                                 name=f"nb201-shape-{k}:{space.name}"))
+        out.append(synthetic_problem(space, "accuracy/flops", latency_q=q,
+                                     energy_q=None if k % 2 else min(q + 0.1, 1.0), name=f"nb201-shape-{k}:{space.name}"))
     return out
 
 
 SCALE_SIZES = ((10, 5), (20, 10), (50, 10), (50, 20), (100, 20), (150, 30), (200, 50))
 
 
-def _scale(seed: int) -> list[ChoiceProblem]:
+def scale(seed: int) -> list[ChoiceProblem]:
     """Growing synthetic problems (m, n in SCALE_SIZES), 2 limits; linear and ratio objective each."""
-    from spaces.synthetic import make_space
-
     out = []
     for m, n in SCALE_SIZES:
         space = make_space(m, n, seed=seed, strength=0.1)
         for obj in ("accuracy", "accuracy/flops"):
-            out.append(space.problem(obj, latency_q=0.3, energy_q=0.4, name=f"scale-m{m}-n{n}:{obj}"))
+            out.append(synthetic_problem(space, obj, latency_q=0.3, energy_q=0.4, name=f"scale-m{m}-n{n}:{obj}"))
     return out
 
 
-def _nb201(seed: int, data: str | None = None) -> list[ChoiceProblem]:
-    """The MathNAS ILPs of NAS-Bench-201 (all datasets x devices x limits), built by the MathNAS module."""
-    module, func = NB201_PROVIDER
-    try:
-        provider = getattr(importlib.import_module(module), func)
-    except (ImportError, AttributeError):
-        raise HarnessError(f"instance family 'nb201' needs {module}.{func}(seed) from the MathNAS module, which "
-                           f"this build lacks; use 'nb201-shape' for synthetic 6x5 problems") from None
-    return list(provider(seed, data=data) if data is not None else provider(seed))
+NB201_DEVICES = ("fpga", "eyeriss", "raspi4", "pixel3", "gold_6226", "pi5-onnx")
+NB201_DATASETS = ("cifar10", "cifar100")
+NB201_QUANTILES = (0.25, 0.5, 0.75)
 
 
-register_family("small", _small)
-register_family("nb201-shape", _nb201_shape)
-register_family("scale", _scale)
-register_family("nb201", _nb201)
+def nb201(seed: int, sources=None, variant: str = "single") -> list[ChoiceProblem]:
+    """The MathNAS ILPs of NAS-Bench-201: cifar10/cifar100 x six devices x latency limits at the
+    0.25/0.5/0.75 quantiles of the TRUE latency (pi5-onnx: energy limit at the same quantile too).
+
+    Block tables are profiled once per (dataset, device) with `variant` and `seed` (36 problems)."""
+    problems = []
+    for dataset in NB201_DATASETS:
+        for device in NB201_DEVICES:
+            gt = ground_truth(dataset, device, sources)
+            method = MathNAS(seed=seed, variant=variant).fit(Oracle(gt))
+            for q in NB201_QUANTILES:
+                limits = {"latency": float(np.quantile(gt.latency, q))}
+                if gt.energy is not None:
+                    limits["energy"] = float(np.quantile(gt.energy, q))
+                problems.append(method.problem(limits, name=f"mathnas-nb201/{dataset}/{device}/q{q:g}"))
+    return problems
 
 
-def family_problems(name: str, seed: int = 0, data: str | None = None) -> list[ChoiceProblem]:
-    """The instances of a family; `data` (a ground-truth folder) is passed on to families that take it."""
-    if name not in FAMILIES:
-        raise unknown_name("instance family", name, FAMILIES)
-    fn = FAMILIES[name]
-    return list(fn(seed, data=data) if data is not None and _takes_data(fn) else fn(seed))
-
-
-def _takes_data(fn) -> bool:
-    import inspect
-
-    try:
-        return "data" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+def family_problems(name: str, seed: int = 0, sources=None) -> list[ChoiceProblem]:
+    """The instances of a registered family; `sources` (data folders) go to families that take them."""
+    fn = FAMILIES.get(name)
+    takes = "sources" in inspect.signature(fn).parameters
+    return list(fn(seed, sources=sources) if takes else fn(seed))
 
 
 def parse_list(text: str | None, valid, kind: str) -> list[str]:
@@ -182,16 +193,16 @@ def _warm_up(backends) -> None:
 
 
 def run_benchmark(families, backends, time_limit: float = 10.0, seed: int = 0, progress: bool = True,
-                  ratio: str | None = None, data: str | None = None) -> list[SolveRecord]:
+                  ratio: str | None = None, data=None) -> list[SolveRecord]:
     """Solve every instance of every family with every backend; one record per solve."""
     families = list(families)
     backends = list(backends)
     for f in families:
         if f not in FAMILIES:
-            raise unknown_name("instance family", f, FAMILIES)
+            raise unknown_name("instance family", f, FAMILIES.names())
     for b in backends:
-        if b not in BACKENDS:
-            raise unknown_name("solver", b, BACKENDS)
+        if b not in backend_names():
+            raise unknown_name("solver", b, backend_names())
     if time_limit is None or not time_limit > 0:
         raise HarnessError(f"--time-limit must be > 0 seconds, got {time_limit}")
     work = [(f, p) for f in families for p in family_problems(f, seed, data)]
@@ -266,17 +277,14 @@ def format_table(summary: list[dict]) -> str:
 def write_outputs(records: list[SolveRecord], out_dir) -> list[Path]:
     """CSV of every solve plus a solve-time-vs-size plot (PNG and SVG). Returns the paths written."""
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise HarnessError(f"--out {out}: cannot create folder ({e.strerror})") from None
+    ensure_dir(out, "--out")
     csv_path = out / "solver_runs.csv"
-    fields = list(SolveRecord.__dataclass_fields__)
-    with open(csv_path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
-        w.writeheader()
-        for r in records:
-            w.writerow(asdict(r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(SolveRecord.__dataclass_fields__))
+    w.writeheader()
+    for r in records:
+        w.writerow(asdict(r))
+    atomic_write_bytes(csv_path, buf.getvalue().encode())
     import matplotlib
 
     matplotlib.use("Agg")

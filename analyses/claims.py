@@ -1,7 +1,7 @@
 """The paper's checkable claims beside what this harness measures, with how each number was measured.
 
 `claims_table(data)` is the one place these numbers are computed; `mathnas-bench claims` prints it and
-the report generator reuses it. Every "ours" number comes from the real ground truth through the
+the runner stores it for the report. Every "ours" number comes from the real ground truth through the
 same oracle/predict/search paths as everything else (nothing is copied from the paper except the
 "paper" column).
 """
@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import statistics
 
-from harness.evaluate import predict_report, search_report
-from harness.problem import Problem
+from analyses.solver_bench import nb201 as nb201_family
+from core.protocols import Problem
+from core.text import markdown_table, plain_table, print_json
+from evaluation.evaluate import predict_report, search_report
+from solvers import available_backends, default_backend, solve
 
 PAPER_SPEARMAN = 0.97                     # Fig. 3, NAS-Bench-201 accuracy prediction
 PAPER_TABLE8 = {"cifar10": 93.31, "cifar100": 70.82, "imagenet16_120": 46.53}   # searched, test %
@@ -33,9 +36,6 @@ def _row(claim, source, paper, ours, how, verdict=None, higher_better=True, tol=
 
 def claims_table(data: str | None = None, seed: int = 0) -> list[dict]:
     """One dict per claim: claim, source, paper, ours, delta (ours - paper), verdict, how."""
-    from mathnas.ilp import default_solver, nb201_family
-    from solvers import available_backends, solve
-
     rows = []
     # 1. accuracy prediction (Fig. 3)
     for dataset in ("cifar10", "cifar100", "imagenet16_120"):
@@ -80,7 +80,7 @@ def claims_table(data: str | None = None, seed: int = 0) -> list[dict]:
     # 5. ILP solve time: the default (fastest exact) backend and the MILP route the paper took (Gurobi)
     problems = nb201_family(seed, data)
     milp = next((b for b in ("gurobi", "highs") if b in available_backends()), None)
-    for backend in dict.fromkeys([default_solver(problems[0])] + ([milp] if milp else [])):
+    for backend in dict.fromkeys([default_backend(problems[0])] + ([milp] if milp else [])):
         seconds = [solve(p, backend=backend).seconds for p in problems]
         rows.append(_row(f"ILP search time per search, backend {backend} (seconds)", "Table 1, code README",
                          PAPER_SEARCH_SECONDS, max(seconds), higher_better=False,
@@ -92,17 +92,24 @@ def claims_table(data: str | None = None, seed: int = 0) -> list[dict]:
 
 
 def to_markdown(rows: list[dict]) -> str:
-    def fmt(column, v):
-        if v is None:
-            return "—"
-        if column == "delta":
-            return f"{v:+.4g}"
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for r in rows:
-        cells = [fmt(c, r.get(c)) for c in COLUMNS]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(rows, COLUMNS, {"delta": lambda v: "—" if v is None else f"{v:+.4g}"})
 
 
+def cmd_claims(args) -> int:
+    rows = claims_table(args.sources, seed=args.seed)
+    if args.format == "json":
+        print_json(rows)
+    elif args.format == "md":
+        print(to_markdown(rows))
+    else:   # text for a terminal: no Markdown escapes
+        print(plain_table(rows, [c for c in COLUMNS if c != "how"], {"delta": lambda v: "—" if v is None else f"{v:+.4g}"}))
+    return 0
+
+
+def register(subparsers, common=None) -> None:
+    p = subparsers.add_parser("claims", parents=[common] if common is not None else [],
+                              help="MathNAS paper claims beside what the harness measures (with verdict and delta)")
+    p.add_argument("--format", choices=("md", "json", "text"), default="md",
+                   help="Markdown table (default), JSON, or aligned text for a terminal")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    p.set_defaults(func=cmd_claims)

@@ -1,7 +1,8 @@
-"""Ground-truth tables from the data folder (../shared/nb201 layout), validated on load, cached per process.
+"""NAS-Bench-201 ground-truth tables from the data folder (../shared/nb201 layout), validated on load,
+cached per process.
 
 Reading a data folder never unpickles anything: only CSV and Parquet are read here. The official
-`.pth`/pickle files are converted by the explicit `mathnas-bench data import-*` commands (harness/importers.py).
+`.pth`/pickle files are converted by the explicit `mathnas-bench data import-*` commands (spaces/nb201_import.py).
 """
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.errors import HarnessError, unknown_name
+from core.errors import HarnessError, unknown_name
+from core.sources import ENV_DATA as ENV_VAR
+from core.sources import Sources
 from spaces.nb201 import NUM_ARCHS, NB201Space, parse_arch
 
-ENV_VAR = "MATHNAS_BENCH_DATA"
 ACCURACY_FILE = "accuracy.csv"
 LATENCY_FILE = "latency_ms.csv"
 HW360_FILE = "hw360.parquet"
@@ -39,19 +41,9 @@ HW360_COLUMNS = ("arch_idx", "rep_arch_idx", "device", "framework", "task", "lat
 PUBLISHED_MAXIMA = {"cifar10": 94.373, "cifar100": 73.513, "imagenet16_120": 47.311}
 
 
-def resolve_data_dir(path: str | os.PathLike | None = None) -> Path:
-    """--data, else $MATHNAS_BENCH_DATA, else ../shared/nb201 when it exists (the layout of this workplace)."""
-    if path is None:
-        path = os.environ.get(ENV_VAR)
-    if path is None:
-        fallback = Path("..") / "shared" / "nb201"
-        if fallback.is_dir():
-            return fallback.resolve()
-        raise HarnessError(f"no data folder: pass --data DIR or set {ENV_VAR} (see ../shared/nb201/README.md)")
-    p = Path(path).expanduser()
-    if not p.is_dir():
-        raise HarnessError(f"data folder {str(p)!r} does not exist or is not a folder")
-    return p.resolve()
+def resolve_data_dir(path=None) -> Path:
+    """--data, else $MATHNAS_BENCH_DATA, else <data root>/nb201 (core.sources)."""
+    return Sources.of(path).nb201_dir()
 
 
 def _require_file(folder: Path, name: str) -> Path:
@@ -127,12 +119,11 @@ def _load_accuracy(folder: Path):
             codes[i] = parse_arch(a)
         except HarnessError as e:
             raise HarnessError(f"{path}: row with arch_index {i}: {e}") from None
-    space = NB201Space(order=codes)
     accuracy = {d: cols[d][order] for d in CSV_DATASETS}
     for d, a in accuracy.items():
         if a.min() < 0 or a.max() > 100:
             raise HarnessError(f"{path}: column {d!r} must be a percentage in 0..100, found {a.min():.3f}..{a.max():.3f}")
-    return space, accuracy
+    return codes, accuracy
 
 
 def _load_device_columns(path: Path, what: str) -> dict[str, np.ndarray]:
@@ -177,22 +168,37 @@ def _load_hw360(folder: Path):
     return out, rep
 
 
-@lru_cache(maxsize=4)
-def load_tables(folder: str | os.PathLike | None = None) -> Tables:
+def load_tables(folder=None) -> Tables:
     """Load and validate the whole data folder once per process (about a second).
 
     accuracy.csv and latency_ms.csv are required; hw360.parquet (pi5/pixel profiles, darcy/ninapro) and
-    energy_mj.csv are optional: asking for what they provide without them is a clear error."""
-    path = resolve_data_dir(folder)
-    space, accuracy = _load_accuracy(path)
+    energy_mj.csv are optional: asking for what they provide without them is a clear error.
+    `folder`: a path, a core.sources.Sources, or None (the environment's default)."""
+    return _load_tables(resolve_data_dir(folder))
+
+
+@lru_cache(maxsize=4)
+def _load_tables(path: Path) -> Tables:
+    codes, accuracy = _load_accuracy(path)
     latency = _load_device_columns(_require_file(path, LATENCY_FILE), "latency")
     energy = _load_device_columns(path / ENERGY_FILE, "energy") if (path / ENERGY_FILE).is_file() else {}
     hw360, rep = _load_hw360(path) if (path / HW360_FILE).is_file() else ({}, None)
     if hw360:
         for task in ("darcy", "ninapro"):
             accuracy[task] = hw360[("pi5", "onnx", task)]["accuracy"]
+    for a in accuracy.values():
+        a.setflags(write=False)
+    space = NB201Space(order=codes, accuracy=accuracy)
     return Tables(folder=path, space=space, accuracy=accuracy, latency=latency, energy=energy,
                   hw360=hw360, hw360_rep=rep)
+
+
+load_tables.cache_clear = _load_tables.cache_clear
+
+
+def load_space(sources=None) -> NB201Space:
+    """The registered loader of space `nb201` (entry point): the space built from the data folder."""
+    return load_tables(sources).space
 
 
 def check_dataset(dataset: str) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import HarnessError, unknown_name
+from core.errors import HarnessError, unknown_name
 
 NUM_ARCHS = 15625  # == spaces.nb201.NUM_ARCHS (the loader requires every architecture)
 
@@ -82,7 +82,7 @@ def _prepare_out_dir(out_dir) -> Path:
 
 def _write_csv(frame, path: Path) -> None:
     """pandas -> temp file in the same folder -> fsync -> os.replace (readers never see half a file)."""
-    from harness.store import atomic_write_bytes
+    from core.files import atomic_write_bytes
 
     try:
         atomic_write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
@@ -91,7 +91,7 @@ def _write_csv(frame, path: Path) -> None:
 
 
 def _loader_files_missing(out: Path) -> list[str]:
-    from harness.data import ACCURACY_FILE, LATENCY_FILE
+    from spaces.nb201_data import ACCURACY_FILE, LATENCY_FILE
 
     return [name for name in (ACCURACY_FILE, LATENCY_FILE) if not (out / name).is_file()]
 
@@ -197,7 +197,7 @@ def import_nb201(pth_file, out_dir) -> dict:
         rows["arch"].append(api[i])
 
     import pandas as pd
-    from harness.data import ACCURACY_FILE
+    from spaces.nb201_data import ACCURACY_FILE
 
     n = len(rows["arch_index"])
     problems = []
@@ -259,7 +259,7 @@ def _hw_dataset(name: str) -> str:
 
 def _check_against_accuracy(src: Path, out: Path, configs, n: int) -> str:
     """If out_dir already has accuracy.csv, the HW-NAS-Bench architecture order must match its arch column."""
-    from harness.data import ACCURACY_FILE
+    from spaces.nb201_data import ACCURACY_FILE
 
     acc = out / ACCURACY_FILE
     if configs is None:
@@ -336,7 +336,7 @@ def import_hwnasbench(pickle_file, out_dir, dataset: str = "cifar100") -> dict:
     arch_check = _check_against_accuracy(src, out, table.get("config"), n)
 
     import pandas as pd
-    from harness.data import ENERGY_FILE, LATENCY_FILE
+    from spaces.nb201_data import ENERGY_FILE, LATENCY_FILE
 
     problems = []
     if n < NUM_ARCHS:
@@ -385,10 +385,11 @@ def _cmd_import_hwnasbench(args) -> int:
     return 0
 
 
-def register(data_subparsers) -> None:
+def register(data_subparsers, common=None) -> None:
     """Add `import-nb201` and `import-hwnasbench` to the `data` command group's sub-parsers."""
+    parents = [common] if common is not None else []
     p = data_subparsers.add_parser(
-        "import-nb201",
+        "import-nb201", parents=parents,
         help="convert the official NAS-Bench-201 .pth (a pickle: import only trusted files) to accuracy.csv",
         description="Convert the official NAS-Bench-201 file (e.g. NAS-Bench-201-v1_1-096897.pth) into "
                     "DIR/accuracy.csv (200-epoch test accuracy in percent, mean over seeds). " + SAFETY_NOTE)
@@ -397,7 +398,7 @@ def register(data_subparsers) -> None:
     p.set_defaults(func=_cmd_import_nb201)
 
     p = data_subparsers.add_parser(
-        "import-hwnasbench",
+        "import-hwnasbench", parents=parents,
         help="convert HW-NAS-Bench-v1_0.pickle (a pickle: import only trusted files) to latency_ms.csv and energy_mj.csv",
         description="Convert the HW-NAS-Bench file (HW-NAS-Bench-v1_0.pickle, NAS-Bench-201 space) into "
                     "DIR/latency_ms.csv (fpga, eyeriss, pixel3, raspi4, edgegpu, edgetpu; ms) and "

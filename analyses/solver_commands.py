@@ -1,12 +1,15 @@
 """CLI: `mathnas-bench solvers --instances {nb201,nb201-shape,scale,small} [--backends a,b] [--time-limit S]
-[--ratio M] [--json] [--out DIR] [--seed N]`. Standalone: `python -m solvers.commands solvers ...`."""
+[--ratio M] [--json] [--out DIR] [--seed N]`."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from harness.errors import HarnessError
+from analyses.solver_bench import format_table, jsonable, parse_list, run_benchmark, summarise, write_outputs
+from core.errors import HarnessError
+from core.registry import FAMILIES
+from core.text import print_json
+from solvers import backend_names
 
 
 def register(subparsers, common=None) -> argparse.ArgumentParser:
@@ -32,42 +35,22 @@ def register(subparsers, common=None) -> argparse.ArgumentParser:
 
 
 def cmd_solvers(args) -> int:
-    from solvers import BACKENDS
-    from solvers.benchmark import (FAMILIES, format_table, jsonable, parse_list, run_benchmark, summarise,
-                                   write_outputs)
-
-    families = parse_list(args.instances, FAMILIES, "instance family")
+    families = parse_list(args.instances, FAMILIES.names(), "instance family")
     if not families:
-        raise HarnessError("--instances: name at least one family; valid: " + ", ".join(sorted(FAMILIES)))
-    backends = parse_list(args.backends, BACKENDS, "solver") if args.backends else list(BACKENDS)
+        raise HarnessError("--instances: name at least one family; valid: " + ", ".join(FAMILIES.names()))
+    backends = parse_list(args.backends, backend_names(), "solver") if args.backends else backend_names()
     if not backends:
-        raise HarnessError("--backends: name at least one backend; valid: " + ", ".join(sorted(BACKENDS)))
+        raise HarnessError("--backends: name at least one backend; valid: " + ", ".join(backend_names()))
     if not args.time_limit > 0:
         raise HarnessError(f"--time-limit must be > 0 seconds, got {args.time_limit}")
     records = run_benchmark(families, backends, time_limit=args.time_limit, seed=args.seed,
-                            progress=not args.quiet, ratio=args.ratio, data=getattr(args, "data", None))
+                            progress=not args.quiet, ratio=args.ratio, data=args.sources)
     summary = summarise(records)
     if args.out:
         paths = write_outputs(records, args.out)
         print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
     if args.json:
-        print(json.dumps(jsonable(summary), indent=2))
+        print_json(jsonable(summary))
     else:
         print(format_table(summary))
     return 0
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m solvers.commands")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except HarnessError as e:
-        print(f"mathnas-bench: error: {e}", file=sys.stderr)
-        return e.exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,8 @@
-"""`mathnas-bench devices measure` and `mathnas-bench devices additivity`."""
+"""`mathnas-bench devices measure` and `mathnas-bench devices additivity` (registered in the `devices` group).
+
+They live with the analyses because `--with-profiling` and the additivity report need to know which
+networks MathNAS profiles (analyses.additivity), which the device layer does not.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +11,13 @@ import sys
 
 import numpy as np
 
-from harness.errors import HarnessError, unknown_name
-from spaces.nb201 import NUM_ARCHS
+from analyses import additivity
+from core.errors import HarnessError, unknown_name
+from core.sources import Sources
+from core.text import print_json
+from devices import get_profile, local, profiles
+from spaces import load_space
+from spaces.nb201_data import check_dataset
 
 
 def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
@@ -48,9 +57,6 @@ def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
 
 # --- measure ---------------------------------------------------------------------------------------------
 def _local_settings(args) -> tuple[int, int]:
-    from devices import local
-    from devices.profiles import get_profile
-
     parsed = local.parse_profile_name(args.device)
     if parsed is None:
         try:
@@ -73,19 +79,17 @@ def _minutes(seconds: float) -> str:
 
 
 def cmd_measure(args) -> int:
-    from devices import local
-    from harness.cli import print_json
-    from harness.data import load_tables
-
     batch, threads = _local_settings(args)
     repeats = local.DEFAULT_REPEATS if args.repeats is None else args.repeats
     warmup = local.DEFAULT_WARMUP if args.warmup is None else args.warmup
-    rows = local.sample_rows(NUM_ARCHS if args.all else args.sample, args.seed)
-    tables = load_tables(args.data)
-    rep = local.measure(tables, rows, args.dataset, batch=batch, threads=threads, repeats=repeats, warmup=warmup,
+    check_dataset(args.dataset)
+    space = load_space("nb201", args.sources)
+    NUM_ARCHS = space.size
+    rows = local.sample_rows(NUM_ARCHS if args.all else args.sample, args.seed, NUM_ARCHS)
+    rep = local.measure(space, rows, args.dataset, batch=batch, threads=threads, repeats=repeats, warmup=warmup,
                         cache=args.cache, progress=not args.quiet)
     if args.with_profiling:
-        measure_profiling_networks(tables, args.dataset, batch, threads, args.cache, quiet=args.quiet,
+        measure_profiling_networks(space, args.dataset, batch, threads, args.cache, quiet=args.quiet,
                                    repeats=repeats, warmup=warmup)
     total = len(local.read_cache(rep.config, local.cache_dir(args.cache)))
     lo, med, hi = local.spread(rep.frame["median_ms"])
@@ -119,67 +123,56 @@ def cmd_measure(args) -> int:
 
 
 # --- additivity ------------------------------------------------------------------------------------------
-def _default_devices(tables, dataset: str, cache) -> list[str]:
-    from devices import local
-    from devices.profiles import profiles
-
-    names = [p.name for p in profiles() if p.kind == "table"]
+def _default_devices(dataset: str, cache) -> list[str]:
+    """Every table profile covering the dataset, plus local-cpu when it has measurements for it."""
+    names = [p.name for p in profiles() if p.kind == "table" and p.covers("nb201", dataset)]
     if len(local.read_cache(local.Config.here(dataset), local.cache_dir(cache))):
         names.append(local.NAME)
     return names
 
 
-def measure_profiling_networks(tables, dataset: str, batch: int, threads: int, cache=None, quiet: bool = True,
+def measure_profiling_networks(space, dataset: str, batch: int, threads: int, cache=None, quiet: bool = True,
                                repeats: int | None = None, warmup: int | None = None):
     """Measure what MathNAS `single` profiles: N_avg, its one-block switches and the base network (26, cached)."""
-    from devices import additivity, local
-    from spaces.nb201_costs import block_costs
-
-    ctx = additivity.context(tables.space, block_costs(dataset).block_flops)
-    return local.measure(tables, additivity.profiling_rows(tables.space, ctx), dataset, batch=batch,
+    ctx = additivity.context(space, space.block_costs(dataset).block_flops)
+    return local.measure(space, additivity.profiling_rows(space, ctx), dataset, batch=batch,
                          threads=threads, cache=cache, progress=not quiet,
                          repeats=local.DEFAULT_REPEATS if repeats is None else repeats,
                          warmup=local.DEFAULT_WARMUP if warmup is None else warmup)
 
 
-def _values(profile, tables, dataset: str, cache, quiet: bool) -> dict[str, np.ndarray]:
-    """Truth of one profile; a local profile first measures the few profiling networks `single` needs."""
-    from devices import local
-
-    if profile.kind != "local":
-        return profile.values(tables, dataset)
+def _values(profile, space, dataset: str, sources, cache, quiet: bool) -> dict[str, np.ndarray]:
+    """Truth of one profile; a live profile first measures the few profiling networks `single` needs."""
+    if not profile.live:
+        return profile.values(space, dataset, sources)
     batch, threads = local.parse_profile_name(profile.name)
-    if not np.isfinite(local.measured_values(tables, dataset, batch, threads, cache)).any():
+    if not np.isfinite(local.measured_values(space, dataset, batch, threads, cache)).any():
         raise HarnessError(f"device {profile.name!r}: nothing measured yet for {dataset} on this machine; run "
                            f"`mathnas-bench devices measure {profile.name} --dataset {dataset}` first")
-    measure_profiling_networks(tables, dataset, batch, threads, cache, quiet)
-    return {"latency": local.measured_values(tables, dataset, batch, threads, cache)}
+    measure_profiling_networks(space, dataset, batch, threads, cache, quiet)
+    return {"latency": local.measured_values(space, dataset, batch, threads, cache)}
 
 
 def additivity_rows(devices: list[str] | None, dataset: str, data=None, cache=None, quiet: bool = True,
                     implementation: str = "auto") -> list[dict]:
     """The report as a list of {"device", "metric", "variant", "kendall_tau", "mape", "ceiling_kendall_tau", ...}."""
-    from devices import additivity
-    from devices.profiles import get_profile
-    from harness.data import check_dataset, load_tables
-    from spaces.nb201_costs import block_costs
-
     check_dataset(dataset)
-    tables = load_tables(data)
+    sources = Sources.of(data)
+    space = load_space("nb201", sources)
     explicit = devices is not None
-    names = list(dict.fromkeys(devices)) if explicit else _default_devices(tables, dataset, cache)
-    costs = block_costs(dataset)
+    names = list(dict.fromkeys(devices)) if explicit else _default_devices(dataset, cache)
+    costs = space.block_costs(dataset)
     out = []
     for name in names:
-        profile = get_profile(name)
+        profile = get_profile(name, sources)
         try:
-            values = _values(profile, tables, dataset, cache, quiet)
+            values = _values(profile, space, dataset, sources, cache, quiet)
         except HarnessError:
             if explicit:
                 raise
             continue  # default set: skip table profiles this data folder or dataset lacks
         for metric, y in values.items():
-            for r in additivity.report(y, tables.space, costs, metric, implementation):
+            for r in additivity.report(y, space, costs, metric, implementation):
                 out.append({"device": name, "dataset": dataset, **r})
     return out
 
@@ -191,9 +184,7 @@ def _fmt(x: float, pct: bool = False) -> str:
 
 
 def cmd_additivity(args) -> int:
-    from harness.cli import print_json
-
-    rows = additivity_rows(args.device, args.dataset, args.data, args.cache, quiet=args.json)
+    rows = additivity_rows(args.device, args.dataset, args.sources, args.cache, quiet=args.json)
     if args.json:
         print_json([{k: r[k] for k in ("device", "metric", "variant", "kendall_tau", "mape", "ceiling_kendall_tau",
                                        "ceiling_mape", "mse", "ceiling_mse", "rows", "implementation")} for r in rows])

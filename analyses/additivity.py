@@ -11,9 +11,9 @@ choices. Variants of d:
           measured sample (local-cpu, user files) it is the same estimator over the rows we have: unbiased
           but noisy, since the other nodes are not balanced within a small sample.
   ceiling the best additive model in the least-squares sense (intercept + one-hot blocks, numpy lstsq).
-These are the definitions of mathnas.blocks/mathnas.variants. When that package is importable its own
-`single`/`full` produce the predictions (so the report judges the method's actual code); the vectorised
-numpy below is the independent reference, and tests check that both agree.
+These are the definitions of mathnas.blocks/mathnas.variants, whose own `single`/`full` produce the
+predictions by default (so the report judges the method's actual code); the vectorised numpy below is
+the independent reference, and tests check that both agree.
 
 Since single and full are additive models too, the ceiling has the smallest MSE of the three on the rows it
 is fitted to (guaranteed); its Kendall tau and MAPE are usually, not provably, the best. On a complete table
@@ -26,8 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import HarnessError
-from harness.metrics import kendall_tau, mape, mse
+from core.errors import HarnessError
+from core.metrics import kendall_tau, mape, mse
+from mathnas.blocks import FunctionEvaluator, Profiler, SpaceSpec
+from mathnas.variants import run_variant
 
 VARIANTS = ("single", "full")
 
@@ -101,15 +103,10 @@ def reference_predictions(y: np.ndarray, space, ctx: Context, rows: np.ndarray) 
 
 
 def mathnas_predictions(y: np.ndarray, space, costs, rows: np.ndarray, metric: str = "latency"
-                        ) -> dict[str, np.ndarray] | None:
-    """The same predictions from mathnas.variants' own `single` and `full` (None when not importable).
+                        ) -> dict[str, np.ndarray]:
+    """The same predictions from mathnas.variants' own `single` and `full`.
 
     Their profiler needs an accuracy metric; it gets a constant, as only `metric`'s tables are used."""
-    try:
-        from mathnas.blocks import FunctionEvaluator, Profiler, SpaceSpec
-        from mathnas.variants import run_variant
-    except ImportError:
-        return None
     spec = SpaceSpec(num_choices=tuple(space.num_choices), costs=costs, name="nb201")
 
     def truth(name, codes):
@@ -165,18 +162,14 @@ def evaluation_rows(y: np.ndarray, space, ctx: Context) -> np.ndarray:
 def report(y: np.ndarray, space, costs, metric: str = "latency", implementation: str = "auto") -> list[dict]:
     """Scores of single, full and the least-squares ceiling against truth `y` (one value per row of `space`).
 
-    implementation: "mathnas" (mathnas.variants), "numpy" (the reference here) or "auto" (mathnas if importable)."""
+    implementation: "mathnas" (mathnas.variants, also "auto") or "numpy" (the reference here)."""
     y = np.asarray(y, dtype=np.float64)
     ctx = context(space, costs.block_flops)
     rows = evaluation_rows(y, space, ctx)
-    preds = None
     if implementation in ("auto", "mathnas"):
-        preds = mathnas_predictions(y, space, costs, rows, metric)
-        if preds is None and implementation == "mathnas":
-            raise HarnessError("mathnas.variants is not importable")
-    used = "mathnas.variants" if preds is not None else "devices.additivity"
-    if preds is None:
-        preds = reference_predictions(y, space, ctx, rows)
+        preds, used = mathnas_predictions(y, space, costs, rows, metric), "mathnas.variants"
+    else:
+        preds, used = reference_predictions(y, space, ctx, rows), "analyses.additivity"
     true = y[rows]
     ceiling = _scores(least_squares(true, ctx.codes[rows], ctx.num_choices), true)
     return [{"metric": metric, "variant": v, **_scores(preds[v], true), "ceiling_kendall_tau": ceiling["kendall_tau"],

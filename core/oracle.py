@@ -1,0 +1,155 @@
+"""The only door through which a method sees ground truth; budgets and the hardware regime are enforced here.
+
+Accuracy queries cost what a real user pays (training a network): every DISTINCT architecture evaluated
+counts once, and the method sees the search split (validation where the benchmark has one). Hardware
+queries (latency/energy of a distinct architecture, both metrics one measurement) are counted separately
+and cost what the regime says, the same for every method of a table:
+
+  free     lookups cost nothing (the HW-NAS-Bench convention); counted, never limited
+  charged  each distinct hardware measurement costs `hw_cost` evaluations from the same budget
+  blind    a method knows only what it measured, at most `hw_budget` distinct architectures
+
+FLOPs and params are analytic and free. Searchers report their incumbent with `incumbent(code)` whenever
+it changes; with the evaluation order this gives the anytime trajectory the reports compare at equal budgets.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from core.errors import BudgetExhausted, HarnessError
+from core.truth import GroundTruth
+from core.validation import check_choice, check_float, check_int
+
+REGIMES = ("free", "charged", "blind")
+HW_METRICS = ("latency", "energy")
+
+
+class Oracle:
+    def __init__(self, gt: GroundTruth, budget: int | None = None, hw_budget: int | None = None,
+                 regime: str = "free", hw_cost: float = 0.0):
+        self.gt = gt
+        self.budget = None if budget is None else check_int("budget", budget, 0)
+        self.regime = check_choice("hardware regime", regime, REGIMES)
+        self.hw_cost = check_float("hardware cost", hw_cost, 0.0) if regime == "charged" else 0.0
+        if regime == "blind":
+            hw_budget = self.budget if hw_budget is None else hw_budget
+        self.hw_budget = None if hw_budget is None else check_int("hardware budget", hw_budget, 0)
+        self._seen = np.zeros(gt.size, dtype=bool)
+        self._hw_seen = np.zeros(gt.size, dtype=bool)
+        self.evaluated: list[int] = []       # rows in the order they were first evaluated
+        self.hw_at_eval: list[int] = []      # hardware measurements made before each of those evaluations
+        self.incumbents: list[dict] = []     # {"evaluations", "hw_queries", "row"} each time a searcher's best changes
+
+    # --- what a method may know for free ---------------------------------------------------------
+    @property
+    def space(self):
+        return self.gt.space
+
+    @property
+    def dataset(self) -> str:
+        return self.gt.dataset
+
+    @property
+    def device(self) -> str:
+        return self.gt.device
+
+    @property
+    def has_energy(self) -> bool:
+        return self.gt.energy is not None
+
+    def has(self, metric: str) -> bool:
+        """Whether the device/space provides `metric` at all (asking is free)."""
+        return self.gt.has(metric)
+
+    def unit(self, metric: str) -> str:
+        return self.gt.unit(metric)
+
+    def rows(self, codes) -> np.ndarray:
+        return self.gt.space.index(codes)
+
+    def flops(self, codes) -> np.ndarray:
+        return self.gt.metric("flops")[self.rows(codes)]
+
+    def params(self, codes) -> np.ndarray:
+        return self.gt.metric("params")[self.rows(codes)]
+
+    # --- counted queries ---------------------------------------------------------------------------
+    @property
+    def queries(self) -> int:
+        """Distinct architectures whose accuracy was revealed."""
+        return int(self._seen.sum())
+
+    @property
+    def hw_queries(self) -> int:
+        """Distinct architectures whose hardware metrics were revealed."""
+        return int(self._hw_seen.sum())
+
+    @property
+    def spent(self) -> float:
+        """Budget used: evaluations plus, when hardware is charged, its cost in evaluations."""
+        return self.queries + self.hw_cost * self.hw_queries
+
+    @property
+    def remaining(self) -> int | None:
+        """Whole evaluations still affordable (None: unlimited)."""
+        if self.budget is None:
+            return None
+        return max(0, math.floor(self.budget - self.spent + 1e-9))
+
+    def hardware_rows(self) -> np.ndarray:
+        """Rows whose latency/energy was revealed (e.g. what a live device must have measured)."""
+        return np.flatnonzero(self._hw_seen)
+
+    def accuracy(self, codes) -> np.ndarray:
+        """The search-split accuracy of `codes` (a new distinct architecture costs one evaluation)."""
+        if self.gt.search_accuracy is None:
+            raise HarnessError(f"space {self.space.name!r} has no accuracy (hardware costs only)")
+        rows = self.rows(codes)
+        new = np.unique(rows[~self._seen[rows]])
+        if self.budget is not None and self.spent + new.size > self.budget + 1e-9:
+            raise BudgetExhausted(f"evaluation budget of {self.budget} exhausted ({self._used()}, "
+                                  f"{new.size} more evaluations asked)")
+        self._seen[new] = True
+        fresh = set(new.tolist())
+        for r in rows.tolist():      # in the order the method asked
+            if r in fresh:
+                self.evaluated.append(int(r))
+                self.hw_at_eval.append(self.hw_queries)
+                fresh.discard(r)
+        return self.gt.search_accuracy[rows].copy()
+
+    def hardware(self, metric: str, codes) -> np.ndarray:
+        """Latency or energy of `codes` on the device (NaN = not measured on a live/user profile)."""
+        if metric not in HW_METRICS:
+            raise HarnessError(f"unknown hardware metric {metric!r}; valid: {', '.join(HW_METRICS)}")
+        values = self.gt.metric(metric)
+        rows = self.rows(codes)
+        new = np.unique(rows[~self._hw_seen[rows]])
+        if self.hw_budget is not None and self.hw_queries + new.size > self.hw_budget:
+            raise BudgetExhausted(f"hardware budget of {self.hw_budget} distinct measurements exhausted "
+                                  f"({self.hw_queries} used, {new.size} more asked; regime {self.regime})")
+        if self.budget is not None and self.hw_cost and self.spent + self.hw_cost * new.size > self.budget + 1e-9:
+            raise BudgetExhausted(f"budget of {self.budget} exhausted by hardware measurements at "
+                                  f"{self.hw_cost:g} evaluation each ({self._used()}, {new.size} more asked)")
+        self._hw_seen[new] = True
+        return values[rows].copy()
+
+    def latency(self, codes) -> np.ndarray:
+        return self.hardware("latency", codes)
+
+    def energy(self, codes) -> np.ndarray:
+        return self.hardware("energy", codes)
+
+    def _used(self) -> str:
+        return f"{self.queries} evaluations" + (f" + {self.hw_queries} hardware measurements x {self.hw_cost:g}"
+                                               if self.hw_cost else "") + " used"
+
+    # --- anytime trajectory ------------------------------------------------------------------------------
+    def incumbent(self, code) -> None:
+        """A searcher's current best changed to `code` (stamped with what has been spent so far)."""
+        row = int(self.rows(np.asarray(code).reshape(1, -1))[0])
+        if self.incumbents and self.incumbents[-1]["row"] == row:
+            return
+        self.incumbents.append({"evaluations": self.queries, "hw_queries": self.hw_queries, "row": row})
