@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import html
 import math
+import numbers
 import re
 import string
 import warnings
@@ -279,7 +280,7 @@ def friedman(ranks: Ranks, *, tie_correction: bool = True) -> Friedman:
 
 # --- Nemenyi -----------------------------------------------------------------------------------------------
 def _check_alpha(alpha):
-    if not (isinstance(alpha, (int, float)) and 0.0 < float(alpha) < 1.0):
+    if isinstance(alpha, bool) or not (isinstance(alpha, numbers.Real) and 0.0 < float(alpha) < 1.0):
         raise HarnessError(f"stats: alpha must be a number strictly between 0 and 1, got {alpha!r}")
 
 
@@ -598,7 +599,7 @@ def _mpl_text(text) -> str:
 
 
 def cd_diagram(ranks: Ranks, nemenyi_result: Nemenyi, stem, *, title: str | None = None,
-               width: float = 7.0) -> tuple[Path, Path]:
+               width: float | None = None) -> tuple[Path, Path]:
     """Demšar's critical-difference diagram, written to `stem`.png and `stem`.svg; returns both paths.
 
     Axis of average ranks (1 = best, on the left), each method a tick with its name (the better half on the
@@ -612,6 +613,7 @@ def cd_diagram(ranks: Ranks, nemenyi_result: Nemenyi, stem, *, title: str | None
         stem = stem.with_suffix("")
     methods, avg, cd = ranks.methods, ranks.average, nemenyi_result.cd
     k = len(methods)
+    width = float(width) if width else max(7.0, 4.4 + 0.45 * (k - 1))  # inches; about 0.45 per rank unit
     text_space = min(2.2, width * 0.3)
     lo, hi = 1, k
     scale = (width - 2 * text_space) / (hi - lo)
