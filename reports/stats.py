@@ -558,7 +558,10 @@ def _cell(c, esc) -> str:
 
 def to_markdown(r: Report) -> str:
     lines, tables = _sections(r)
-    out = [md_paragraph(line) for line in lines]
+    out = []
+    for line in lines:  # one paragraph each
+        out += [md_paragraph(line), ""]
+    out.pop()
     for title, head, rows in tables:
         out += ["", f"**{md_escape(title)}**", "", "| " + " | ".join(md_escape(h) for h in head) + " |",
                 "|" + "|".join(":--" if i < 2 else "--:" for i in range(len(head))) + "|"]

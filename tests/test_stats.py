@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
@@ -538,6 +540,18 @@ def test_latex_contains_every_method_and_escapes():
     assert "mathnas-single" in tex and "random@100" in tex
     assert r"$\chi^2$" in tex and r"regret\_at\_100 (\%)" in tex
     assert S.tex_escape("\\_") == r"\textbackslash{}\_"  # one pass: nothing escaped twice
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex (with booktabs)")
+def test_latex_compiles(tmp_path):
+    (tmp_path / "body.tex").write_text(odd_report().latex())
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}"
+                                      "\\input{body.tex}\\end{document}\n")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    text = (tmp_path / "doc.log").read_text(errors="replace")
+    assert "Missing character" not in text and "Undefined control sequence" not in text
 
 
 def test_html_contains_every_method_and_escapes():
