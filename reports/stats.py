@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 
 TASK, METHOD, VALUE = "task", "method", "value"
 ZERO_METHODS = ("zsplit", "wilcox", "pratt")

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from reports import stats as S
 
 # --- Demšar (2006), Table 6 ---------------------------------------------------------------------------------
