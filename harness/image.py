@@ -46,6 +46,8 @@ WHEELS_IN_CONTEXT = "build/wheelhouse"  # the Dockerfile's default WHEELS build 
 PROJECT_IN_CONTEXT = "build/project"  # ... and PROJECT: the project's own wheel
 EXTRA_SOURCES = ("pyproject.toml", "README.md", "benchmarks")  # besides the packages pyproject.toml lists
 LABEL = "org.mathnas-bench"
+# Lines of the builder itself, not of a build step (left out of "last log line").
+BUILDER_CHATTER = ("Step ", "---> ", "Removing intermediate container", "Successfully built", "Successfully tagged")
 # Removed from the debootstrap tree: package caches and lists, documentation (nothing in the image uses apt).
 BASE_TRIM = ("var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info",
              "usr/share/locale")
@@ -216,7 +218,8 @@ def ensure_base(client, base: str | None, progress: bool = True):
     try:
         return client.images.pull(name)
     except Exception as e:  # noqa: BLE001
-        raise HarnessError(f"base image {name!r} is not here and cannot be pulled: {_one_line(e, 200)} "
+        raise HarnessError(f"base image {name!r} is not here and cannot be pulled: "
+                           f"{_one_line(getattr(e, 'explanation', None) or e, 300)} "
                            f"(leave base unset to make one with debootstrap)") from None
 
 
@@ -301,7 +304,8 @@ def _build(client, tag: str, base: str, labels: dict, context, progress: bool) -
             text = chunk.get("stream") or chunk.get("status") or ""
             for line in text.splitlines():
                 if line.strip():
-                    last = line.strip()
+                    if not line.lstrip().startswith(BUILDER_CHATTER):
+                        last = line.strip()  # the last line a build step printed
                     if progress:
                         print(f"[image] {line.rstrip()}", file=sys.stderr, flush=True)
     except docker.errors.APIError as e:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness import image as img
+from harness.errors import HarnessError
 from harness.containers import docker_available, run_in_container
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,3 +237,47 @@ def test_a_real_cell_runs_in_the_container(image):
     for k, v in expected.items():  # the same row as on the host, apart from timing
         if "seconds" not in k and "time" not in k and isinstance(v, (int, float, str)) and v == v:
             assert row[k] == v, k
+
+
+# --- one-line errors ---------------------------------------------------------------------------------------------
+def test_no_daemon_is_one_line(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    ok, why = docker_available()
+    assert not ok and why.startswith("no Docker daemon answers at unix:///nonexistent/docker.sock") and "\n" not in why
+    with pytest.raises(HarnessError, match="^no Docker daemon answers") as e:
+        img.build_image(progress=False)
+    assert "\n" not in str(e.value)
+
+
+def test_debootstrap_missing_is_one_line(monkeypatch):
+    monkeypatch.setattr(img.shutil, "which", lambda name: None)
+    with pytest.raises(HarnessError, match="^debootstrap is not installed"):
+        img.make_base(client=None, progress=False)
+
+
+def test_pip_failing_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # offline and independent of this machine's pip configuration
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    (tmp_path / "requirements.lock").write_text("no-such-package-for-mathnas-bench==0.0.1\n")
+    with pytest.raises(HarnessError, match=r"^pip wheel -r requirements.lock failed \(exit 1\): .*no-such-package") as e:
+        img.wheelhouse(tmp_path, progress=False)
+    assert "\n" not in str(e.value)
+    assert [p.name for p in (tmp_path / "cache" / "mathnas-bench" / "wheelhouse").iterdir() if p.is_dir()] == []
+
+
+def test_build_failing_names_the_last_log_line(image, client):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        text = f"FROM {image.base}\nRUN echo about to fail && false\n".encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(text)
+        tar.addfile(info, io.BytesIO(text))
+    buf.seek(0)
+    with pytest.raises(HarnessError, match="^image build failed: .*non-zero code: 1; last log line: about to fail$"):
+        img._build(client, "mathnas-bench-test:fails", image.base, {}, buf, progress=False)
+
+
+def test_unknown_base_is_one_line(image):
+    with pytest.raises(HarnessError, match="^base image 'registry.invalid/nothing:1' is not here and cannot be pulled"):
+        img.build_image(base="registry.invalid/nothing:1", progress=False)
