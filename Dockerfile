@@ -41,8 +41,9 @@ RUN pip install --no-index --no-deps --no-cache-dir --disable-pip-version-check 
  && rm -rf /tmp/project \
  && ln -s "$(python -c 'import harness, os; print(os.path.dirname(harness.__file__))')" /app/harness
 
+# no VOLUME: mount /data (read-only) and /results at run time; anonymous volumes would be writable even in
+# a read-only worker container and outlive it
 USER bench
 WORKDIR /app
-VOLUME ["/data", "/results"]
 ENTRYPOINT ["mathnas-bench"]
 CMD ["--help"]

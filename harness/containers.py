@@ -143,11 +143,16 @@ class _Run:
             os.chmod(path, 0o644)
             volumes = {str(Path(h).resolve()): {"bind": str(v), "mode": "ro"} for h, v in c["data_dirs"].items()}
             volumes[jobdir] = {"bind": JOB_DIR, "mode": "ro"}
+            tmpfs = {"/tmp": f"rw,nosuid,nodev,size={c['tmpfs']},mode=1777"}
+            # VOLUMEs of the image not mounted here would be writable anonymous volumes: cover them read-only
+            for path in self._image_volumes():
+                if path not in tmpfs and all(v["bind"].rstrip("/") != path.rstrip("/") for v in volumes.values()):
+                    tmpfs[path] = "ro,nosuid,nodev,noexec,size=4k"
             try:
                 container = self.client.containers.create(
                     self.image, entrypoint=WORKER, command=[f"{JOB_DIR}/{JOB_FILE}"], user=c["user"],
                     network_mode="none", read_only=True, cpuset_cpus=c["cpuset"], mem_limit=c["mem_limit"],
-                    memswap_limit=c["mem_limit"], tmpfs={"/tmp": f"rw,nosuid,nodev,size={c['tmpfs']},mode=1777"},
+                    memswap_limit=c["mem_limit"], tmpfs=tmpfs,
                     volumes=volumes, environment=c["env"], working_dir="/tmp", cap_drop=["ALL"],
                     security_opt=["no-new-privileges"], pids_limit=c["pids_limit"], labels={LABEL: "worker"},
                     log_config=docker.types.LogConfig(type="json-file"), detach=True)
@@ -200,10 +205,19 @@ class _Run:
             self.finished.set()
             if container is not None:
                 try:
-                    container.remove(force=True)
+                    container.remove(force=True, v=True)
                 except Exception:  # noqa: BLE001 - best effort
                     pass
             shutil.rmtree(jobdir, ignore_errors=True)
+
+    def _image_volumes(self) -> list[str]:
+        import docker
+
+        try:
+            config = self.client.images.get(self.image).attrs.get("Config") or {}
+        except docker.errors.ImageNotFound:
+            raise HarnessError(f"image {self.image} not found (build it with harness.image.build_image)") from None
+        return sorted(config.get("Volumes") or {})
 
     @staticmethod
     def _parse(line: bytes) -> dict | None:

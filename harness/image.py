@@ -374,14 +374,44 @@ def build_image(base: str | None = None, tag: str | None = None, progress: bool 
     return info
 
 
+def prune_images(keep: str, client=None, progress: bool = True) -> list[str]:
+    """Remove the images build_image made (label org.mathnas-bench.key) except `keep`; returns the removed tags.
+
+    Every checkout on this daemon shares them: another checkout's image is rebuilt when next asked for (in
+    seconds when only its sources differ). Untagged build-cache images are kept: they make rebuilds fast.
+    """
+    import docker
+
+    from harness.containers import docker_client
+
+    client = client or docker_client()
+    removed = []
+    for image in client.images.list(name=REPOSITORY, filters={"label": f"{LABEL}.key"}):
+        if keep in image.tags:
+            continue
+        for tag in image.tags:
+            try:
+                client.images.remove(tag)
+                removed.append(tag)
+            except docker.errors.APIError as e:  # e.g. a container still uses it
+                _say(progress, f"prune: keeping {tag}: {_one_line(e.explanation or e, 200)}")
+    if removed:
+        _say(progress, f"prune: removed {', '.join(removed)}")
+    return removed
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m harness.image", description=__doc__.split("\n\n")[0])
     p.add_argument("--base", default=None, help=f"base image (default: {DEFAULT_BASE}, made with debootstrap)")
     p.add_argument("--tag", default=None, help="tag (default: mathnas-bench:<content hash>)")
     p.add_argument("--quiet", action="store_true", help="no build log")
+    p.add_argument("--prune", action="store_true",
+                   help="then remove the other mathnas-bench images build_image made (frees disk)")
     args = p.parse_args(argv)
     try:
         info = build_image(args.base, args.tag, progress=not args.quiet)
+        if args.prune:
+            prune_images(info.tag, progress=not args.quiet)
     except HarnessError as e:
         print(f"python -m harness.image: error: {e}", file=sys.stderr)
         return 2

@@ -185,10 +185,10 @@ def test_no_network(image, plugins):
 
 
 def test_root_is_read_only_and_tmp_is_writable(image, plugins):
-    rows = _run(image, plugins, _cells({"path": "/opt/venv/evil.py"}, {"path": "/app/evil"}, {"path": "/home/evil"},
-                                      {"path": "/tmp/fine"}), runner="fake_runner:write")
-    assert [r["status"] for r in rows] == ["failed", "failed", "failed", "ok"]
-    assert all("Read-only file system" in r["error"] for r in rows[:3]), rows
+    paths = ["/opt/venv/evil.py", "/app/evil", "/home/evil", "/results/evil", "/data/evil", "/tmp/fine"]
+    rows = _run(image, plugins, _cells(*({"path": p} for p in paths)), runner="fake_runner:write")
+    assert [r["status"] for r in rows] == ["failed"] * 5 + ["ok"]
+    assert all("Read-only file system" in r["error"] for r in rows[:5]), rows
 
 
 def test_data_is_readable_not_writable(image, plugins, tmp_path):
