@@ -6,8 +6,9 @@ One job (a list of cells) runs in one container of the image built by harness.im
   all capabilities dropped, no privilege escalation, a process limit;
 - pinned to `cpuset` CPUs with a memory limit `mem_limit` (swap included) and a small tmpfs at /tmp
   (its pages count against the memory limit);
-- the data folders are bind-mounted read-only (`data_dirs`: host path -> container path), the job itself
-  (runner, ctx, cells) is one read-only JSON file at /job/job.json;
+- the data folders are bind-mounted read-only (`data_dirs`: host path -> container path; the container's
+  user must be able to read them), the job itself (runner, ctx, cells) is one read-only JSON file at
+  /job/job.json; VOLUMEs the image declares and nobody mounts are covered read-only;
 - the worker (`python -m harness.container_worker`) prints one JSON line per finished cell on stdout;
   the host reads them back and is the only one that writes results.
 
@@ -145,9 +146,9 @@ class _Run:
             volumes[jobdir] = {"bind": JOB_DIR, "mode": "ro"}
             tmpfs = {"/tmp": f"rw,nosuid,nodev,size={c['tmpfs']},mode=1777"}
             # VOLUMEs of the image not mounted here would be writable anonymous volumes: cover them read-only
-            for path in self._image_volumes():
-                if path not in tmpfs and all(v["bind"].rstrip("/") != path.rstrip("/") for v in volumes.values()):
-                    tmpfs[path] = "ro,nosuid,nodev,noexec,size=4k"
+            for declared in self._image_volumes():
+                if declared not in tmpfs and all(v["bind"].rstrip("/") != declared.rstrip("/") for v in volumes.values()):
+                    tmpfs[declared] = "ro,nosuid,nodev,noexec,size=4k"
             try:
                 container = self.client.containers.create(
                     self.image, entrypoint=WORKER, command=[f"{JOB_DIR}/{JOB_FILE}"], user=c["user"],
