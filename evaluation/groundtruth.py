@@ -21,9 +21,21 @@ from spaces import load_space
 UNITS = {"accuracy": "%", "latency": "ms", "energy": "mJ", "flops": "MACs", "params": "params"}
 
 
+_PRELOADED: dict[tuple[str, str, str], GroundTruth] = {}
+
+
 def ground_truth(dataset: str, device: str, data=None, space: str = "nb201") -> GroundTruth:
     """The truth of `dataset` on `device` for `space` (data: a NB201 folder path or a core.sources.Sources)."""
+    if (space, dataset, device) in _PRELOADED:
+        return _PRELOADED[(space, dataset, device)]
     return _ground_truth(space, dataset, device, Sources.of(data).resolve())
+
+
+def preload(truths) -> None:
+    """Serve these GroundTruths without reading any file (a sandboxed worker gets its truth this way, so the
+    code it runs finds no ground-truth file to open)."""
+    for gt in truths:
+        _PRELOADED[(gt.space.name, gt.dataset, gt.device)] = gt
 
 
 @lru_cache(maxsize=64)

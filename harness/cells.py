@@ -6,6 +6,7 @@ container); `ctx` carries the data sources and worker settings, never state of t
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import time
 from dataclasses import asdict
@@ -18,7 +19,7 @@ from core.errors import one_line
 from core.protocols import Problem
 from core.sources import Sources
 from evaluation.evaluate import predict_report, search_report
-from evaluation.groundtruth import ground_truth, pareto_front
+from evaluation.groundtruth import ground_truth, pareto_front, preload
 from harness.store import canonical_json
 
 # Worker threads: one per cell, so cells are independent of the executor and of each other.
@@ -98,15 +99,33 @@ CELL_RUNNERS = {"predict": predict_cell, "search": search_cell, "groundtruth": g
                 "solvers": solvers_cell, "claims": claims_cell}
 
 
+_LOADED: set[str] = set()
+
+
 def prepare_worker(ctx: dict) -> None:
-    """Make this process able to run any cell of the suite: environment, import path, one thread."""
+    """Make this process able to run any cell of the suite: environment, import path, one thread, and (in a
+    sandboxed container) the ground truth the host prepared, so no data file is needed."""
     for k, v in ctx.get("env", {}).items():
         os.environ.setdefault(k, v)
     for p in reversed(ctx.get("sys_path", [])):
         if p not in sys.path:
             sys.path.insert(0, p)
+    path = ctx.get("preload")
+    if path and path not in _LOADED:
+        with open(path, "rb") as f:   # written by the host driver (harness.executors.docker), never by a user
+            preload(pickle.load(f))
+        _LOADED.add(path)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+
+
+def _translated(spec: dict, plugin_map: dict) -> dict:
+    """The spec with plug-in file paths as the container sees them (the row keeps the user's spelling)."""
+    plugin = (spec.get("params") or {}).get("plugin")
+    if not plugin_map or plugin is None:
+        return spec
+    items = plugin if isinstance(plugin, list) else str(plugin).split(",")
+    return {**spec, "params": {**spec["params"], "plugin": [plugin_map.get(str(i).strip(), i) for i in items]}}
 
 
 def sources_of(ctx: dict) -> Sources:
@@ -120,7 +139,7 @@ def execute(spec: dict, key: str, ctx: dict) -> dict:
     row = {"key": key, "cell": canonical_json(spec), **spec}
     t0 = time.perf_counter()
     try:
-        result = CELL_RUNNERS[spec["task"]](spec, sources_of(ctx))
+        result = CELL_RUNNERS[spec["task"]](_translated(spec, ctx.get("plugin_map")), sources_of(ctx))
         row.update(status="ok", error=None)
         row.update({k: v for k, v in result.items() if k not in row})
     except Exception as e:  # noqa: BLE001 - any failure of a method is recorded in its cell

@@ -1,8 +1,8 @@
 """The worker inside a container started by harness.containers: `python -m harness.container_worker JOB.json`.
 
 The job file (or stdin with "-") is JSON: {"runner": "module:function", "ctx": {...}, "cells": [{"spec": {...},
-"key": "...", "ref": ...}, ...]}. For each cell the worker calls fn(spec, key, ref, ctx) -> row (today's
-harness.runner:execute has that signature) and prints, on stdout, one JSON line before the cell
+"key": "..."}, ...]}. For each cell the worker calls fn(spec, key, ctx) -> row (harness.cells:execute has
+that signature) and prints, on stdout, one JSON line before the cell
 ({"protocol": ..., "event": "start", "index": i}) and one after it ({... "event": "row", "index": i, "row": row}),
 flushed at once, so the host knows which cell was running if the container is killed. Anything else the
 runner prints goes to stderr. A runner that raises (or cannot be imported) gives a failed row; the worker
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             row = _failed(cell, broken)
         else:
             try:
-                row = fn(cell.get("spec") or {}, cell.get("key"), cell.get("ref"), ctx)
+                row = fn(cell.get("spec") or {}, cell.get("key"), ctx)
                 if not isinstance(row, dict):
                     row = _failed(cell, f"runner returned {type(row).__name__}, not a dict",
                                   time.perf_counter() - t0)

@@ -1,4 +1,4 @@
-"""Run cells in isolated worker containers: the engine of a future `--executor docker`.
+"""Run cells in isolated worker containers: the engine of `--executor docker` (harness.executors).
 
 One job (a list of cells) runs in one container of the image built by harness.image:
 
@@ -28,9 +28,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 
-DEFAULT_RUNNER = "harness.runner:execute"
+DEFAULT_RUNNER = "harness.cells:execute"
 WORKER = ["python", "-m", "harness.container_worker"]
 JOB_DIR = "/job"
 JOB_FILE = "job.json"
@@ -98,7 +98,7 @@ def _cpu_count(cpuset: str | None) -> int:
 
 def _check(cells, data_dirs) -> None:
     if not isinstance(cells, list) or not all(isinstance(c, dict) and isinstance(c.get("spec"), dict) for c in cells):
-        raise HarnessError("cells must be a list of dicts, each with a 'spec' dict (and 'key', 'ref')")
+        raise HarnessError("cells must be a list of dicts, each with a 'spec' dict and a 'key'")
     for host, inside in (data_dirs or {}).items():
         if not Path(host).exists():
             raise HarnessError(f"data folder {host} does not exist")
@@ -291,9 +291,9 @@ def run_in_container(image: str, cells: list[dict], *, data_dirs: dict[str, str]
                      cpuset: str | None = None, mem_limit: str = "2g", timeout: float = 3600.0,
                      env: dict[str, str] | None = None, runner: str = DEFAULT_RUNNER, ctx: dict | None = None,
                      **options) -> list[dict]:
-    """Run `cells` (dicts with spec, key, ref) in one worker container of `image`; one row per cell, in order.
+    """Run `cells` (dicts with spec and key) in one worker container of `image`; one row per cell, in order.
 
-    `runner` is the dotted path "module:function" the worker calls as fn(spec, key, ref, ctx) -> row;
+    `runner` is the dotted path "module:function" the worker calls as fn(spec, key, ctx) -> row;
     `ctx` is passed as is (its paths must be container paths, e.g. the `data_dirs` targets).
     Options: user (default "65534:65534"), tmpfs (size of /tmp, default "256m"), pids_limit, client.
     """

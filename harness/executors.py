@@ -11,14 +11,24 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import pickle
+import queue
+import shutil
 import signal
+import socket
+import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 from urllib.parse import urlparse
 
 from core.errors import HarnessError
+from core.sources import Sources
+from evaluation.groundtruth import ground_truth
 from harness.cells import THREAD_ENV, execute, failed_row
+from harness.containers import iter_in_container
+from harness.image import build_image
 
 EXECUTORS = ("serial", "process", "ray", "docker")
 RAY_CONNECT_TIMEOUT = 20.0   # seconds to wait for a Ray head at --address before giving up
@@ -98,8 +108,6 @@ def check_ray_address(address: str | None) -> None:
 
 def _reachable(address: str) -> None:
     """Fail fast (one line) when nothing listens at a Ray address, instead of Ray's minute-long retries."""
-    import socket
-
     if address == "auto":
         return
     parsed = urlparse(address if "://" in address else f"ray://{address}")
@@ -142,4 +150,113 @@ def ray(cells, ctx, jobs, options):
             ray_module.shutdown()
 
 
-EXECUTOR_FUNCS = {"serial": serial, "process": process, "ray": ray}
+# --- containers -------------------------------------------------------------------------------------------------
+METHOD_TASKS = ("predict", "search", "groundtruth")
+CONTAINER_DATA = "/data"
+CONTAINER_TRUTH = "/truth"
+DEFAULT_MEMORY = "2g"
+
+
+def _plugin_files(cells) -> list[str]:
+    """Plug-in .py files named by MathNAS cells (`plugin=`), as the user spelled them."""
+    out = []
+    for c in cells:
+        plugin = (c.spec.get("params") or {}).get("plugin")
+        items = plugin if isinstance(plugin, list) else [] if plugin is None else str(plugin).split(",")
+        out += [str(i).strip() for i in items if str(i).strip().endswith(".py")]
+    return list(dict.fromkeys(out))
+
+
+def _truth_file(cells, sources, folder: Path) -> Path:
+    """The ground truth every method cell needs, loaded here on the host and pickled for the workers: method
+    code in a container then finds no ground-truth file to open, only what the Oracle hands it."""
+    keys = sorted({(c.spec.get("space", "nb201"), c.spec["dataset"], c.spec["device"]) for c in cells})
+    truths = [ground_truth(d, dev, sources, space=s) for s, d, dev in keys]
+    path = folder / "truth.pkl"
+    path.write_bytes(pickle.dumps(truths, protocol=pickle.HIGHEST_PROTOCOL))
+    os.chmod(path, 0o644)
+    os.chmod(folder, 0o755)
+    return path
+
+
+def docker(cells, ctx, jobs, options):
+    """Each job in a worker container of the project image (harness.image, built offline and reused by its
+    content hash): no network, read-only root, a non-root user, pinned CPUs, a memory limit. Method cells get
+    their ground truth pre-loaded (no data folder is mounted for them) and plug-in files read-only; the other
+    cells (solvers, claims: the project's own code) see the data folders read-only. Only the host writes rows."""
+    info = build_image(progress=options.get("progress", True))
+    s = ctx["sources"]
+    sources = Sources(data=s.get("data"), root=s.get("root"), device_files=tuple(s.get("device_files", ())))
+    memory = options.get("memory") or DEFAULT_MEMORY
+    timeout = float(options.get("timeout") or 3600)
+    ncpu = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    method_cells = [c for c in cells if c.spec["task"] in METHOD_TASKS]
+    other_cells = [c for c in cells if c.spec["task"] not in METHOD_TASKS]
+    tmp = Path(tempfile.mkdtemp(prefix="mathnas-bench-truth-"))
+    plugin_map = {}
+    for i, f in enumerate(_plugin_files(method_cells)):   # copies, readable by the container's user
+        host = Path(f).expanduser().resolve()
+        if host.is_file():
+            copy = tmp / "plugins" / str(i) / host.name
+            copy.parent.mkdir(parents=True)
+            shutil.copyfile(host, copy)
+            for d in (tmp / "plugins", copy.parent):
+                os.chmod(d, 0o755)
+            os.chmod(copy, 0o644)
+            plugin_map[f] = f"{CONTAINER_TRUTH}/plugins/{i}/{host.name}"
+    groups = []   # (cells, data mounts, worker ctx)
+    env = {"MPLCONFIGDIR": "/tmp/matplotlib"}
+    if method_cells:
+        truth = _truth_file(method_cells, sources, tmp)
+        groups.append((method_cells, {str(tmp): CONTAINER_TRUTH},
+                       {"preload": f"{CONTAINER_TRUTH}/{truth.name}", "plugin_map": plugin_map,
+                        "sources": {"data": None, "root": "/nonexistent", "device_files": []}, "env": {}}))
+    if other_cells:
+        root = Path(sources.root_dir())
+        mounts = {str(root): CONTAINER_DATA}
+        data = sources.nb201_dir()
+        inside = f"{CONTAINER_DATA}/nb201" if data.parent == root and data.name == "nb201" else "/data-nb201"
+        if inside == "/data-nb201":
+            mounts[str(data)] = inside
+        groups.append((other_cells, mounts, {"sources": {"data": inside, "root": CONTAINER_DATA, "device_files": []},
+                                             "env": {}}))
+    rows: queue.Queue = queue.Queue()
+    workers = []
+
+    def work(batch, mounts, wctx, cpu):
+        by_key = {c.key: c for c in batch}
+        try:
+            for i, row in iter_in_container(info.tag, [{"spec": c.spec, "key": c.key} for c in batch],
+                                            data_dirs=mounts, cpuset=str(cpu), mem_limit=memory, timeout=timeout,
+                                            env=env, ctx=wctx):
+                rows.put((batch[i], row))
+                by_key.pop(batch[i].key, None)
+        except Exception as e:  # noqa: BLE001 - a container that cannot start fails its cells, not the run
+            for c in by_key.values():
+                rows.put((c, failed_row(c.spec, c.key, e)))
+        finally:
+            rows.put(None)
+
+    slots = 0
+    for batch, mounts, wctx in groups:
+        share = max(1, min(jobs, len(batch)))
+        for j in range(share):
+            part = batch[j::share]
+            t = threading.Thread(target=work, args=(part, mounts, wctx, slots % ncpu), daemon=True)
+            workers.append(t)
+            slots += 1
+    try:
+        for t in workers:
+            t.start()
+        done = 0
+        while done < len(workers):
+            item = rows.get()
+            if item is None:
+                done += 1
+                continue
+            yield item
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+EXECUTOR_FUNCS = {"serial": serial, "process": process, "ray": ray, "docker": docker}

@@ -18,7 +18,6 @@ HarnessErrors (no daemon, no debootstrap, pip failing, the build failing with it
 """
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import hashlib
 import json
@@ -33,7 +32,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
+from harness.containers import docker_client
 
 ROOT = Path(__file__).resolve().parents[1]
 REPOSITORY = "mathnas-bench"
@@ -324,7 +324,6 @@ def build_image(base: str | None = None, tag: str | None = None, progress: bool 
     """Build (or reuse) the image of the checkout at `root`; see the module docstring. Returns ImageInfo."""
     import docker
 
-    from harness.containers import docker_client
 
     t0 = time.perf_counter()
     root = Path(root).resolve()
@@ -383,7 +382,6 @@ def prune_images(keep: str, client=None, progress: bool = True) -> list[str]:
     """
     import docker
 
-    from harness.containers import docker_client
 
     client = client or docker_client()
     removed = []
@@ -401,24 +399,24 @@ def prune_images(keep: str, client=None, progress: bool = True) -> list[str]:
     return removed
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m harness.image", description=__doc__.split("\n\n")[0])
-    p.add_argument("--base", default=None, help=f"base image (default: {DEFAULT_BASE}, made with debootstrap)")
-    p.add_argument("--tag", default=None, help="tag (default: mathnas-bench:<content hash>)")
-    p.add_argument("--quiet", action="store_true", help="no build log")
-    p.add_argument("--prune", action="store_true",
-                   help="then remove the other mathnas-bench images build_image made (frees disk)")
-    args = p.parse_args(argv)
-    try:
-        info = build_image(args.base, args.tag, progress=not args.quiet)
-        if args.prune:
-            prune_images(info.tag, progress=not args.quiet)
-    except HarnessError as e:
-        print(f"python -m harness.image: error: {e}", file=sys.stderr)
-        return 2
+def cmd_image_build(args) -> int:
+    info = build_image(args.base, args.tag, progress=not args.quiet)
+    if args.prune:
+        prune_images(info.tag, progress=not args.quiet)
     print(info.describe())
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def register(subparsers, common=None) -> None:
+    """`mathnas-bench image build [--base B] [--tag T] [--quiet] [--prune]` (entry point top.image)."""
+    parents = [common] if common is not None else []
+    p = subparsers.add_parser("image", parents=parents, help="the project's container image (built offline)")
+    sub = p.add_subparsers(dest="image_command", required=True, parser_class=type(p), metavar="COMMAND")
+    b = sub.add_parser("build", parents=parents, help="build (or reuse) the image: debootstrap base, host "
+                                                      "wheelhouse, no network inside the build")
+    b.add_argument("--base", default=None, help=f"base image (default: {DEFAULT_BASE}, made here with debootstrap; "
+                                                 f"e.g. python:3.11-slim where a registry is reachable)")
+    b.add_argument("--tag", default=None, help="tag (default: mathnas-bench:<hash of the lock file and the source>)")
+    b.add_argument("--quiet", action="store_true", help="no build log")
+    b.add_argument("--prune", action="store_true", help="then remove the older mathnas-bench images (frees disk)")
+    b.set_defaults(func=cmd_image_build)

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from core.errors import HarnessError
 from core.sources import Sources
 from core.validation import check_int
@@ -18,6 +20,7 @@ from harness.executors import EXECUTOR_FUNCS, EXECUTORS, THREAD_ENV, check_ray_a
 from harness.plan import expand, measure_live
 from harness.store import ResultStore
 from harness.suite import Suite, load_suite
+from mathnas.variants import SANDBOX_ENV
 
 
 @dataclass
@@ -45,7 +48,7 @@ def worker_context(sources: Sources) -> dict:
     """What a worker needs besides a cell: where the data is, the environment, the import path."""
     s = sources.resolve()
     return {"sources": {"data": s.data, "root": s.root, "device_files": list(s.device_files)},
-            "env": {k: v for k, v in os.environ.items() if k.startswith("MATHNAS_BENCH")},
+            "env": {k: v for k, v in os.environ.items() if k.startswith("MATHNAS_BENCH") and k != SANDBOX_ENV},
             "sys_path": worker_sys_path()}
 
 
@@ -55,9 +58,16 @@ def _suite(suite, sources) -> Suite:
 
 def run(suite: Suite | str | os.PathLike, out: str | os.PathLike, executor: str = "process", jobs: int | None = None,
         address: str | None = None, data=None, progress: bool = True, **options) -> RunSummary:
-    """Run every cell of `suite` not finished in the store `out`; rows land as they complete."""
-    from tqdm import tqdm
+    """Run every cell of `suite` not finished in the store `out`; rows land as they complete.
 
+    With the docker executor this driver never imports a plug-in file (they run only in the containers)."""
+    if executor == "docker":
+        with environment({SANDBOX_ENV: "host"}):
+            return _run(suite, out, executor, jobs, address, data, progress, **options)
+    return _run(suite, out, executor, jobs, address, data, progress, **options)
+
+
+def _run(suite, out, executor, jobs, address, data, progress, **options) -> RunSummary:
     t0 = time.perf_counter()
     if executor not in EXECUTORS:
         raise HarnessError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
@@ -78,7 +88,7 @@ def run(suite: Suite | str | os.PathLike, out: str | os.PathLike, executor: str 
     summary = RunSummary(suite.name, Path(out), len(cells), 0, len(cells) - len(todo), 0, notes=notes)
     if todo:
         ctx = worker_context(sources)
-        rows = EXECUTOR_FUNCS[executor](todo, ctx, jobs, {"address": address, **options})
+        rows = EXECUTOR_FUNCS[executor](todo, ctx, jobs, {"address": address, "progress": progress, **options})
         with environment(THREAD_ENV if executor == "serial" else {}), \
                 tqdm(total=len(todo), desc=suite.name, unit="cell", file=sys.stderr, disable=not progress,
                      dynamic_ncols=True) as bar:

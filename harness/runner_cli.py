@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
+from core.errors import HarnessError
 from core.text import print_json
 from harness.executors import EXECUTORS
 from harness.run import plan, run
@@ -18,8 +19,11 @@ def cmd_run(args) -> int:
         for note in p["notes"]:
             print(f"  note: {note}")
         return 0
-    s = run(args.suite, args.out, executor=args.executor, jobs=args.jobs, address=args.address, data=args.sources,
-            progress=not args.no_progress, memory=args.memory)
+    executor = "docker" if args.sandbox else args.executor
+    if args.sandbox and args.executor not in ("process", "docker"):
+        raise HarnessError(f"--sandbox runs cells in containers: it cannot be combined with --executor {args.executor}")
+    s = run(args.suite, args.out, executor=executor, jobs=args.jobs, address=args.address, data=args.sources,
+            progress=not args.no_progress, memory=args.memory, timeout=args.timeout)
     for note in s.notes:
         print(f"note: {note}", file=sys.stderr)
     for cell, error in s.failures[:10]:
@@ -61,7 +65,12 @@ def register(subparsers, common=None) -> None:
     p.add_argument("--jobs", type=int, default=None, metavar="N", help="parallel cells (default: all cores)")
     p.add_argument("--address", default=None, metavar="ADDR", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--memory", default=None, metavar="SIZE",
-                   help="docker executor: memory limit per worker container, e.g. 2g (default from the suite, else 2g)")
+                   help="docker executor: memory limit per worker container, e.g. 2g (default 2g)")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="docker executor: seconds a cell may run before its container is killed (default 3600)")
+    p.add_argument("--sandbox", action="store_true",
+                   help="run every cell in an isolated container (same as --executor docker): plug-in files "
+                        "(--param plugin=file.py) never run in this process")
     p.add_argument("--dry-run", action="store_true", help="validate and count the cells; run nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=cmd_run)

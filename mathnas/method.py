@@ -15,7 +15,8 @@ from core.protocols import MethodBase, SearchResult
 from core.validation import as_bool, check_float, check_int
 from mathnas.blocks import BlockTables, OracleEvaluator, Profiler, SpaceSpec
 from mathnas.ilp import build_problem
-from mathnas.variants import check_variant_params, get_variant, load_plugins, run_variant
+from core.registry import VARIANTS
+from mathnas.variants import check_variant_params, get_variant, load_plugins, run_variant, sandboxed_host
 from solvers import ChoiceProblem, Constraint, get_backend, solve
 
 HARDWARE = ("latency", "energy")
@@ -44,7 +45,9 @@ class MathNAS(MethodBase):
                  time_limit: float = 60, plugin=None, repair: int = 0, variant_options: dict | None = None):
         self.plugin = plugin
         self.plugins = load_plugins(plugin)
-        get_variant(variant)  # unknown names fail now, listing the valid ones
+        deferred = plugin is not None and sandboxed_host() and variant not in VARIANTS
+        if not deferred:
+            get_variant(variant)  # unknown names fail now, listing the valid ones (in the container when sandboxed)
         if solver is not None:
             get_backend(solver)
         self.seed = check_int("seed", seed, 0)
@@ -56,7 +59,8 @@ class MathNAS(MethodBase):
         self.variant_options = dict(variant_options or {})
         self.variant_params = {k: v for k, v in (("base_net", base_net), ("fraction", fraction)) if v is not None}
         self.variant_params.update(self.variant_options)
-        check_variant_params(variant, self.variant_params)  # a typo fails before any evaluation
+        if not deferred:
+            check_variant_params(variant, self.variant_params)  # a typo fails before any evaluation
         self.time_limit = check_float("time_limit", time_limit, 0.0, low_open=True)
         self.repair = check_int("repair", repair, 0)
         self.tables: BlockTables | None = None

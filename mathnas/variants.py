@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 from math import prod
 from pathlib import Path
@@ -59,10 +60,19 @@ def get_variant(name: str) -> Callable[..., BlockTables]:
     return VARIANTS.get(name)
 
 
+SANDBOX_ENV = "MATHNAS_BENCH_SANDBOX"   # "host": plug-in files run only in containers, never here
+
+
+def sandboxed_host() -> bool:
+    """True in a driver whose cells run in containers (--executor docker, --sandbox): it must not import
+    plug-in files itself (they may do anything), so their variants are checked inside the container."""
+    return os.environ.get(SANDBOX_ENV) == "host"
+
+
 def load_plugins(plugins) -> list[str]:
     """Import user modules (names, or paths to .py files; a list or a comma-separated string) so that
-    their `@register_variant` decorators run. Returns the module names imported."""
-    if plugins is None:
+    their `@register_variant` decorators run. Returns the module names imported (none on a sandboxed host)."""
+    if plugins is None or sandboxed_host():
         return []
     items = plugins if isinstance(plugins, (list, tuple)) else str(plugins).split(",")
     loaded = []

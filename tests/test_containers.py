@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from harness import image as img
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from harness.containers import docker_available, run_in_container
+
+pytestmark = pytest.mark.slow   # the image fixture may build for minutes on a cold machine
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "nb201"
@@ -25,30 +27,30 @@ DATA = ROOT.parent / "shared" / "nb201"
 FAKE_RUNNER = '''
 import os, socket, time
 
-def echo(spec, key, ref, ctx):
+def echo(spec, key, ctx):
     print("chatter on stdout must not break the protocol")
-    return {"key": key, "status": "ok", "x2": spec.get("x", 0) * 2, "ctx": ctx, "ref": ref,
+    return {"key": key, "status": "ok", "x2": spec.get("x", 0) * 2, "ctx": ctx,
             "uid": os.getuid(), "cpus": sorted(os.sched_getaffinity(0)),
             "interfaces": [name for _, name in socket.if_nameindex()]}
 
-def connect(spec, key, ref, ctx):
+def connect(spec, key, ctx):
     socket.create_connection((spec["host"], spec["port"]), timeout=5).close()
     return {"key": key, "status": "ok"}
 
-def write(spec, key, ref, ctx):
+def write(spec, key, ctx):
     with open(spec["path"], "w") as f:
         f.write("x")
     return {"key": key, "status": "ok"}
 
-def allocate(spec, key, ref, ctx):
+def allocate(spec, key, ctx):
     blob = b"x" * (spec["mb"] << 20)  # really touched, not a lazy mapping
     return {"key": key, "status": "ok", "len": len(blob)}
 
-def sleep(spec, key, ref, ctx):
+def sleep(spec, key, ctx):
     time.sleep(spec["seconds"])
     return {"key": key, "status": "ok"}
 
-def read_then_write(spec, key, ref, ctx):
+def read_then_write(spec, key, ctx):
     text = open(os.path.join(spec["dir"], "hello.txt")).read()
     try:
         open(os.path.join(spec["dir"], "new.txt"), "w").close()
@@ -133,7 +135,7 @@ def plugins(tmp_path_factory):
 
 
 def _cells(*specs):
-    return [{"spec": s, "key": f"k{i}", "ref": None} for i, s in enumerate(specs)]
+    return [{"spec": s, "key": f"k{i}"} for i, s in enumerate(specs)]
 
 
 def _run(image, plugins, cells, runner="fake_runner:echo", **kw):
@@ -220,23 +222,90 @@ def test_timeout_fails_that_cell_only(image, plugins):
     assert rows[1]["error"] == "timed out after 8 s"
 
 
-def test_a_real_cell_runs_in_the_container(image):
-    """harness.runner's own execute, on a real search cell, with the ground truth mounted read-only."""
-    if not (DATA / "accuracy.csv").is_file():
-        pytest.skip(f"no ground truth at {DATA}")
-    from harness.runner import execute, expand, load_suite
+SMOKE = ROOT / "harness" / "suites" / "smoke.toml"
 
-    cells, _ = expand(load_suite(ROOT / "harness" / "suites" / "smoke.toml"), str(DATA))
-    cell = next(c for c in cells if c.spec["task"] == "search" and c.spec.get("method") == "random")
-    expected = execute(cell.spec, cell.key, cell.ref, {"data": str(DATA)})
-    (row,) = run_in_container(image.tag, [{"spec": cell.spec, "key": cell.key, "ref": cell.ref}],
-                              data_dirs={str(DATA): "/data"}, cpuset="0", mem_limit="2g", timeout=600,
-                              runner=f"{execute.__module__}:{execute.__name__}", ctx={"data": "/data"})
-    assert row["status"] == "ok", row.get("error")
-    assert row["key"] == cell.key
-    for k, v in expected.items():  # the same row as on the host, apart from timing
-        if "seconds" not in k and "time" not in k and isinstance(v, (int, float, str)) and v == v:
-            assert row[k] == v, k
+
+def _table(out):
+    from harness.store import ResultStore
+
+    frame = ResultStore(out).read(drop_timing=True)
+    return frame.drop(columns=[c for c in frame.columns if c.startswith("extra.") and "seconds" in c])
+
+
+def test_smoke_suite_gives_the_same_table_in_containers_as_serially(image, tmp_path):
+    """Cells go in, rows come out: the docker executor's store equals the serial one apart from timings."""
+    import pandas as pd
+
+    from harness.run import run
+
+    serial = run(SMOKE, tmp_path / "serial", executor="serial", progress=False)
+    t0 = time.perf_counter()
+    boxed = run(SMOKE, tmp_path / "docker", executor="docker", jobs=2, progress=False)
+    print(f"\nsmoke suite: serial {serial.seconds:.1f}s, docker {time.perf_counter() - t0:.1f}s "
+          f"({boxed.ran} cells)")
+    assert serial.failed == 0 and boxed.failed == 0, boxed.failures[:3]
+    pd.testing.assert_frame_equal(_table(tmp_path / "serial"), _table(tmp_path / "docker"), check_like=True)
+    again = run(SMOKE, tmp_path / "docker", executor="docker", jobs=2, progress=False)
+    assert (again.ran, again.skipped) == (0, boxed.total)   # re-running resumes: nothing left to do
+
+
+PLUGINS = {
+    "polite": "",
+    "socket": "socket.create_connection(('192.0.2.1', 80), timeout=3).close()",
+    "write": "open('/opt/pwned.txt', 'w').write('x')",
+    "truth": "open(os.path.join(os.environ['MATHNAS_BENCH_DATA'], 'accuracy.csv')).read()",
+}
+
+
+def _plugin_suite(tmp_path, behaviour: str) -> Path:
+    plugin = tmp_path / f"{behaviour}_variant.py"
+    plugin.write_text(textwrap.dedent(f"""
+        import os, socket
+        from mathnas.variants import register_variant
+
+        @register_variant("{behaviour}")
+        def variant(prof):
+            {PLUGINS[behaviour] or 'pass'}
+            context = prof.average_code()
+            return prof.tables(prof.sweep(context), ref_flops=float(prof.spec.flops(context)[0]), variant="{behaviour}")
+    """))
+    suite = tmp_path / f"{behaviour}.toml"
+    suite.write_text(textwrap.dedent(f"""
+        datasets = "cifar10"
+        devices = "fpga"
+        tasks = ["predict"]
+        sample_size = 10
+        [[methods]]
+        name = "mathnas"
+        variant = "{behaviour}"
+        plugin = "{plugin}"
+    """))
+    return suite
+
+
+@pytest.mark.parametrize("behaviour", ["socket", "write", "truth"])
+def test_a_misbehaving_plugin_fails_inside_its_container(image, tmp_path, behaviour, monkeypatch):
+    from harness.run import run
+
+    monkeypatch.setenv("MATHNAS_BENCH_DATA", str(DATA))
+    s = run(_plugin_suite(tmp_path, behaviour), tmp_path / "out", executor="docker", jobs=1, progress=False)
+    assert s.failed == 1, s
+    error = s.failures[0][1]
+    assert f"MathNAS variant '{behaviour}' failed" in error
+    assert {"socket": "OSError", "write": "Read-only file system", "truth": "No such file"}[behaviour] in error
+    assert not Path("/opt/pwned.txt").exists()
+
+
+def test_a_polite_plugin_gives_the_same_row_as_in_process(image, tmp_path, monkeypatch):
+    from harness.run import run
+
+    monkeypatch.setenv("MATHNAS_BENCH_DATA", str(DATA))
+    suite = _plugin_suite(tmp_path, "polite")
+    assert run(suite, tmp_path / "here", executor="serial", progress=False).failed == 0
+    assert run(suite, tmp_path / "boxed", executor="docker", jobs=1, progress=False).failed == 0
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(_table(tmp_path / "here"), _table(tmp_path / "boxed"), check_like=True)
 
 
 # --- one-line errors ---------------------------------------------------------------------------------------------
