@@ -8,6 +8,7 @@ same oracle/predict/search paths as everything else (nothing is copied from the 
 from __future__ import annotations
 
 import statistics
+import sys
 
 from analyses.solver_bench import nb201 as nb201_family
 from core.protocols import Problem
@@ -97,9 +98,10 @@ def to_markdown(rows: list[dict]) -> str:
 
 def cmd_claims(args) -> int:
     rows = claims_table(args.sources, seed=args.seed)
-    if args.format == "json":
+    fmt = args.format or ("text" if sys.stdout.isatty() else "md")
+    if fmt == "json":
         print_json(rows)
-    elif args.format == "md":
+    elif fmt == "md":
         print(to_markdown(rows))
     else:   # text for a terminal: no Markdown escapes
         print(plain_table(rows, [c for c in COLUMNS if c != "how"], {"delta": lambda v: "—" if v is None else f"{v:+.4g}"}))
@@ -109,7 +111,7 @@ def cmd_claims(args) -> int:
 def register(subparsers, common=None) -> None:
     p = subparsers.add_parser("claims", parents=[common] if common is not None else [],
                               help="MathNAS paper claims beside what the harness measures (with verdict and delta)")
-    p.add_argument("--format", choices=("md", "json", "text"), default="md",
-                   help="Markdown table (default), JSON, or aligned text for a terminal")
+    p.add_argument("--format", choices=("md", "json", "text"), default=None,
+                   help="md (Markdown; the default when piped), json, or text (aligned; the default in a terminal)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     p.set_defaults(func=cmd_claims)

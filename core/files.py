@@ -15,6 +15,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     if path.is_dir():
         raise HarnessError(f"{path}: is a folder, expected a file path")
+    if path.exists() and not path.is_file():   # /dev/null, a FIFO, a socket: never replaced by our file
+        raise HarnessError(f"{path}: not a regular file; give a file path to write")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -214,8 +214,8 @@ def _budget(args) -> int | None:
     if train is not None and args.budget is not None and train != args.budget:
         raise HarnessError(f"--train-size {train} and --budget {args.budget} disagree (--train-size is --budget)")
     budget = args.budget if args.budget is not None else train
-    if budget is not None and budget < 0:
-        raise HarnessError(f"--budget must be >= 0, got {budget}")
+    if budget is not None and budget < 1:
+        raise HarnessError(f"--budget must be >= 1 (distinct evaluations), got {budget}")
     return budget
 
 

@@ -55,7 +55,7 @@ RUNNER_METHOD_KEYS = ("name", "label", "entry", "budget", "train_size", "tasks",
 Names = Union[str, list[str]]
 Cost = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Quantile = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Budget = Annotated[int, Field(ge=0)]
+Budget = Annotated[int, Field(ge=1)]
 
 
 def _names(v, what: str) -> list[str]:
@@ -525,6 +525,12 @@ def _check_names(suite: Suite, label: str, sources) -> None:
         get_profile(suite.measure.reference, sources)
     except HarnessError as e:
         fail("measure.reference", str(e))
+    used = set(suite.devices) | {d for m in suite.methods for d in (m.devices or [])}
+    for i, t in enumerate(suite.limits):   # a limit for a device nothing runs on would be ignored silently
+        for j, d in enumerate(t.devices or []):
+            if d not in used:
+                fail(f"limits[{i}].devices[{j}]", f"device {d!r} is not among the suite's devices "
+                                                  f"({', '.join(sorted(used)) or 'none'})")
 
 
 def load_suite(path: str | os.PathLike, sources=None) -> Suite:

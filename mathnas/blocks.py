@@ -111,6 +111,10 @@ class OracleEvaluator:
     def queries(self) -> int:
         return self.oracle.queries
 
+    @property
+    def remaining(self) -> int | None:
+        return self.oracle.remaining
+
 
 class FunctionEvaluator:
     """Wraps `truth(metric, codes) -> values` (e.g. a synthetic space's closed form) and counts distinct
@@ -133,6 +137,10 @@ class FunctionEvaluator:
     @property
     def hw_queries(self) -> int:
         return len(self._seen["hardware"])
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.budget is None else self.budget - self.queries
 
     def __call__(self, metric: str, codes: np.ndarray) -> np.ndarray:
         if metric not in self._metrics:
@@ -291,6 +299,10 @@ class Profiler:
             raise HarnessError(f"space {self.spec.name!r} has {self.spec.size:,} networks; evaluating all of them "
                                f"is refused above {MAX_FULL:,} (use variant 'sampled' or 'single')")
         return product_codes(self.spec.num_choices)
+
+    def remaining(self) -> int | None:
+        """Evaluations the budget still allows (None: unlimited), so a variant can say what it needs upfront."""
+        return getattr(self.evaluator, "remaining", None)
 
     def evaluate(self, codes) -> dict[str, np.ndarray]:
         """Every profiled metric of `codes`, through the (counting, budgeted) evaluator."""

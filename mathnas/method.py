@@ -16,7 +16,7 @@ from core.validation import as_bool, check_float, check_int
 from mathnas.blocks import BlockTables, OracleEvaluator, Profiler, SpaceSpec
 from mathnas.ilp import build_problem
 from core.registry import VARIANTS
-from mathnas.variants import check_variant_params, get_variant, load_plugins, run_variant, sandboxed_host
+from mathnas.variants import BASE_NETS, check_variant_params, get_variant, load_plugins, run_variant, sandboxed_host
 from solvers import ChoiceProblem, Constraint, get_backend, solve
 
 HARDWARE = ("latency", "energy")
@@ -55,6 +55,10 @@ class MathNAS(MethodBase):
         self.solver = solver
         self.base = base
         self.flops_scaling = as_bool(flops_scaling, "flops_scaling")
+        if base_net is not None and base_net not in BASE_NETS:
+            raise HarnessError(f"base_net must be one of {', '.join(BASE_NETS)}, got {base_net!r}")
+        if fraction is not None:
+            check_float("fraction", fraction, 0.0, 1.0, low_open=True)
         self.base_net, self.fraction = base_net, fraction
         self.variant_options = dict(variant_options or {})
         self.variant_params = {k: v for k, v in (("base_net", base_net), ("fraction", fraction)) if v is not None}

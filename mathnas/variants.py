@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 from core.codes import unrank
-from core.errors import HarnessError, one_line, unknown_name
+from core.errors import BudgetExhausted, HarnessError, one_line, unknown_name
 from core.registry import VARIANTS
 from core.validation import as_bool, check_float
 from mathnas.blocks import BlockTables, Profiler, harmonic_mean_flops
@@ -187,6 +187,10 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
             blocks[m] = tuple(tables)
     else:
         codes = _sample_codes(prof.rng, spec.num_choices, fraction)
+        need, left = len({tuple(c) for c in codes.tolist()}), prof.remaining()
+        if left is not None and need > left:
+            raise BudgetExhausted(f"variant sampled evaluates {need:,} networks (fraction {fraction:g} of "
+                                  f"{spec.size:,}); the budget allows {left:,}: lower it with --param fraction=...")
         blocks = prof.marginal(codes, prof.evaluate(codes))
     return prof.tables(blocks, ref_flops=harmonic_mean_flops(spec, codes), variant="sampled",
                        info={"fraction": fraction, "paired": paired,

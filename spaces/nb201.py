@@ -38,23 +38,23 @@ def parse_arch(arch: str) -> np.ndarray:
     text = arch.strip()
     groups = text.split("+")
     if len(groups) != 3:
-        raise HarnessError(f"arch {arch!r}: expected 3 node groups separated by '+', found {len(groups)}")
+        raise HarnessError(f"arch {shown(arch)}: expected 3 node groups separated by '+', found {len(groups)}")
     code: list[int] = []
     for node, group in enumerate(groups, start=1):
         if not (group.startswith("|") and group.endswith("|")) or len(group) < 2:
-            raise HarnessError(f"arch {arch!r}: node {node} group {group!r} must look like |op~j|...|")
+            raise HarnessError(f"arch {shown(arch)}: node {node} group {group!r} must look like |op~j|...|")
         tokens = group[1:-1].split("|")
         if len(tokens) != node:
-            raise HarnessError(f"arch {arch!r}: node {node} needs {node} edge(s), found {len(tokens)} in {group!r}")
+            raise HarnessError(f"arch {shown(arch)}: node {node} needs {node} edge(s), found {len(tokens)} in {group!r}")
         for j, tok in enumerate(tokens):
             m = _TOKEN.match(tok)
             if not m:
-                raise HarnessError(f"arch {arch!r}: malformed edge {tok!r} (expected op~input)")
+                raise HarnessError(f"arch {shown(arch)}: malformed edge {tok!r} (expected op~input)")
             op, src = m.group(1), int(m.group(2))
             if op not in OPS:
-                raise HarnessError(f"arch {arch!r}: unknown op {op!r}; valid: {', '.join(OPS)}")
+                raise HarnessError(f"arch {shown(arch)}: unknown op {op!r}; valid: {', '.join(OPS)}")
             if src != j:
-                raise HarnessError(f"arch {arch!r}: edge {tok!r} of node {node} must read from input {j}")
+                raise HarnessError(f"arch {shown(arch)}: edge {tok!r} of node {node} must read from input {j}")
             code.append(OPS.index(op))
     return np.array(code, dtype=np.int64)
 

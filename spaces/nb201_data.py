@@ -6,6 +6,7 @@ Reading a data folder never unpickles anything: only CSV and Parquet are read he
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.codes import lexicographic_rank
 from core.errors import HarnessError, unknown_name
 from core.sources import ENV_DATA as ENV_VAR
 from core.sources import Sources
@@ -37,6 +39,10 @@ LATENCY_DEVICES = (
 EXTRA_DEVICES = ("edgegpu", "edgetpu")
 HW360_PROFILES = (("pi5", "onnx"), ("pi5", "litert"), ("pi5", "torchmobile"), ("pixel", "litert"))
 HW360_COLUMNS = ("arch_idx", "rep_arch_idx", "device", "framework", "task", "lat_ms_median", "energy_mj", "accuracy")
+# sha256 of the 15,625 official arch strings in arch_index order ("\n"-joined): the official NAS-Bench-201
+# order. A folder whose strings differ (two rows swapped, a hand edit) is refused: its accuracies would be
+# silently attached to the wrong architectures.
+OFFICIAL_ORDER_SHA256 = "83abc799e45cf34e9d2163654668ab998b9a54d01c39e72ca1f71f2cdf356d84"
 # The published maxima of ../shared/nb201/README.md; `data check` compares against them.
 PUBLISHED_MAXIMA = {"cifar10": 94.373, "cifar100": 73.513, "imagenet16_120": 47.311}
 
@@ -114,6 +120,8 @@ def _load_accuracy(folder: Path):
     order = _check_index(path, cols["arch_index"], "arch_index")
     archs = frame["arch"].to_numpy()[order]
     codes = np.empty((NUM_ARCHS, 6), dtype=np.int64)
+    if hashlib.sha256("\n".join(map(str, archs)).encode()).hexdigest() != OFFICIAL_ORDER_SHA256:
+        _check_official_order(path, archs)
     for i, a in enumerate(archs):
         try:
             codes[i] = parse_arch(a)
@@ -124,6 +132,21 @@ def _load_accuracy(folder: Path):
         if a.min() < 0 or a.max() > 100:
             raise HarnessError(f"{path}: column {d!r} must be a percentage in 0..100, found {a.min():.3f}..{a.max():.3f}")
     return codes, accuracy
+
+
+def _check_official_order(path: Path, archs) -> None:
+    """Name the first row whose arch string is not the official one at that index (parsing first, so a
+    malformed string gets its own message)."""
+    for i, a in enumerate(archs):
+        try:
+            parse_arch(a)
+        except HarnessError as e:
+            raise HarnessError(f"{path}: row with arch_index {i}: {e}") from None
+    codes = np.stack([parse_arch(a) for a in archs])
+    if np.unique(lexicographic_rank(codes, (5,) * 6)).size != len(archs):
+        return  # duplicated architectures: reported by NB201Space with its own message
+    raise HarnessError(f"{path}: the arch strings are not in the official NAS-Bench-201 order (arch_index -> arch); "
+                       f"a row was edited or two rows were swapped")
 
 
 def _load_device_columns(path: Path, what: str) -> dict[str, np.ndarray]:
@@ -163,6 +186,9 @@ def _load_hw360(folder: Path):
             entry = {"latency": cols["lat_ms_median"][order], "accuracy": cols["accuracy"][order]}
             if device == "pi5":
                 entry["energy"] = _numeric(Path(where), part, ("energy_mj",))["energy_mj"][order]
+            for metric in ("latency", "energy"):
+                if metric in entry and entry[metric].min() <= 0:
+                    raise HarnessError(f"{where}: {metric} must be > 0, found {entry[metric].min():g}")
             out[(device, fw, task)] = entry
             rep = cols["rep_arch_idx"][order].astype(np.int64) if rep is None else rep
     return out, rep

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -64,7 +65,7 @@ BAD = [
     ("bogus = 1", "suite.toml: bogus: unknown key; valid: name"),
     ('datasets = ["cifar10"]\ndevices = ["fpga"]\n[[methods]]\nname = "x"\nentry = "test_runner_methods:Additive"\n'
      '[[methods]]\nname = "y"\nentry = "test_runner_methods:Additive"\n[[methods]]\nname = "z"\n'
-     'entry = "test_runner_methods:Additive"\nbudget = -5', "suite.toml: methods[2].budget: must be >= 0, got -5"),
+     'entry = "test_runner_methods:Additive"\nbudget = -5', "suite.toml: methods[2].budget: must be >= 1, got -5"),
     ('datasets = ["cifar11"]', "suite.toml: datasets[0]: unknown dataset 'cifar11'"),
     ('datasets = ["cifar10"]\ndevices = ["fpga", "toaster"]', "suite.toml: devices[1]: unknown device 'toaster'"),
     ('datasets = ["cifar10"]\ndevices = ["fpga"]\n[[methods]]\nname = "nosuch"', "methods[0].name: unknown method 'nosuch'"),
@@ -200,3 +201,41 @@ tasks = ["search"]
     assert set(serial["label"].dropna()) == {"additive", "mathnas-single", "fail"}
     for ex in ("process", "ray"):
         pd.testing.assert_frame_equal(serial, table(tmp_path / ex), check_exact=True)
+
+
+def _children(pid: int) -> set[int]:
+    """Every descendant process of `pid` (read from /proc)."""
+    kids, frontier = set(), {pid}
+    while frontier:
+        parent, frontier = frontier, set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) in parent:
+                frontier.add(int(stat.parent.name))
+        kids |= frontier
+    return kids
+
+
+@pytest.mark.slow
+def test_process_workers_die_with_the_driver(tmp_path):
+    """kill -9 of the driver leaves no worker (about 260 MB each) and no resource tracker behind."""
+    suite = write_suite(tmp_path, SLEEPY)
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", suite, "--out", str(tmp_path / "out"),
+                             "--executor", "process", "--jobs", "2", "--no-progress"], env=subprocess_env(
+                                 SLEEPY_SECONDS="2"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and _cells_in(tmp_path / "out") < 1:
+        time.sleep(0.2)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2, "the pool should be running"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 5
+    while time.time() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.1)
+    left = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in
+            Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0]]
+    assert not left, f"workers still alive 5 s after the driver was killed: {left}"
