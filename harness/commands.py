@@ -29,6 +29,19 @@ def space_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", default="nb201", help="search space (see `mathnas-bench spaces`; default nb201)")
 
 
+def where_options(p: argparse.ArgumentParser, dataset: str | None = None, device: str | None = None) -> None:
+    """--space, --dataset and --device (required where no default is given)."""
+    space_option(p)
+    p.add_argument("--dataset", required=dataset is None, default=dataset,
+                   help=DATASET_HELP + (f"; default {dataset}" if dataset else ""))
+    p.add_argument("--device", required=device is None, default=device,
+                   help=DEVICE_HELP + (f"; default {device}" if device else ""))
+
+
+def json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
 def limit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-latency", type=float, metavar="MS", help="latency limit (the device's unit, ms for timed "
                                                                     "devices)")
@@ -226,9 +239,7 @@ def _regime(args) -> dict:
 def method_options(p: argparse.ArgumentParser, task: str) -> None:
     able = [n for n in METHODS.names() if _can(n, task)]
     p.add_argument("--method", required=True, help=f"one of: {', '.join(able)}")
-    space_option(p)
-    p.add_argument("--dataset", required=True, help=DATASET_HELP)
-    p.add_argument("--device", default="fpga", help=f"{DEVICE_HELP}; default fpga")
+    where_options(p, device="fpga")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     p.add_argument("--budget", type=int, default=None,
                    help="max distinct architectures evaluated (accuracy queries) through the oracle")
@@ -244,7 +255,7 @@ def method_options(p: argparse.ArgumentParser, task: str) -> None:
         p.add_argument("--train-size", type=int, default=None, help="older spelling of --budget for predictors")
     p.add_argument("--solver", default=None, help="ILP backend for MathNAS/LANA (see `mathnas-bench solvers`)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="extra method parameter (repeatable)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    json_flag(p)
 
 
 def _can(name: str, task: str) -> bool:
@@ -303,40 +314,34 @@ def register(sub, common) -> tuple:
     data = sub.add_parser("data", help="check or import ground-truth data", parents=[common])
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=type(data), metavar="COMMAND")
     check = data_sub.add_parser("check", parents=[common], help="validate the NB201 data folder and print what it holds")
-    check.add_argument("--json", action="store_true", help="print JSON")
+    json_flag(check)
     check.set_defaults(func=cmd_data_check)
 
     p = sub.add_parser("spaces", parents=[common], help="list search spaces: size, blocks, tasks, devices, source")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    json_flag(p)
     p.set_defaults(func=cmd_spaces)
 
     p = sub.add_parser("optimum", parents=[common], help="exact constrained optimum by enumeration")
-    space_option(p)
-    p.add_argument("--dataset", required=True, help=DATASET_HELP)
-    p.add_argument("--device", required=True, help=DEVICE_HELP)
+    where_options(p)
     limit_options(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    json_flag(p)
     p.set_defaults(func=cmd_optimum)
 
     p = sub.add_parser("arch", parents=[common], help="true metrics of one architecture (the benchmark's arch string)")
     p.add_argument("arch", help="e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|"
                                 "nor_conv_3x3~1|skip_connect~2|'")
-    space_option(p)
-    p.add_argument("--dataset", default="cifar10", help=DATASET_HELP + "; default cifar10")
-    p.add_argument("--device", default="fpga", help=DEVICE_HELP + "; default fpga")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    where_options(p, dataset="cifar10", device="fpga")
+    json_flag(p)
     p.set_defaults(func=cmd_arch)
 
     p = sub.add_parser("pareto", parents=[common], help="exact Pareto front (accuracy vs one or two costs) to CSV")
-    space_option(p)
-    p.add_argument("--dataset", required=True, help=DATASET_HELP)
-    p.add_argument("--device", required=True, help=DEVICE_HELP)
+    where_options(p)
     p.add_argument("--costs", default="latency", help="comma-separated: latency, energy, flops, params (default latency)")
     p.add_argument("--out", required=True, metavar="FILE.csv", help="CSV file to write (units in the column names)")
     p.set_defaults(func=cmd_pareto)
 
     p = sub.add_parser("devices", parents=[common], help="list device profiles (and measure/additivity)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    json_flag(p)
     p.set_defaults(func=cmd_devices)
     dev_sub = p.add_subparsers(dest="devices_command", parser_class=type(p), metavar="COMMAND")
 

@@ -68,6 +68,15 @@ def _names(v, what: str) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def _registered(v, kind: str, valid: list[str]) -> list[str]:
+    """Names that must all be registered; the error points at the first unknown one (`[i]`)."""
+    names = _names(v, kind)
+    for i, n in enumerate(names):
+        if n not in valid:
+            raise ValueError(f"@[{i}]: unknown {kind} {shown(n)}; valid: {', '.join(valid)}")
+    return names
+
+
 def _seeds(v) -> list[int]:
     if isinstance(v, bool):
         raise ValueError(f"must be a count of seeds or a list of seeds, got {shown(v)}")
@@ -166,25 +175,12 @@ class SolverGroup(Strict):
     @field_validator("backends")
     @classmethod
     def _backends(cls, v):
-        if v is None:
-            return None
-        names = _names(v, "backends")
-        valid = backend_names()
-        for i, b in enumerate(names):
-            if b not in valid:
-                raise ValueError(f"@[{i}]: unknown solver {shown(b)}; valid: {', '.join(valid)}")
-        return names
+        return None if v is None else _registered(v, "solver", backend_names())
 
     @field_validator("families")
     @classmethod
     def _families(cls, v):
-        if v is None:
-            return None
-        names = _names(v, "families")
-        for i, f in enumerate(names):
-            if f not in FAMILIES:
-                raise ValueError(f"@[{i}]: unknown solver family {shown(f)}; valid: {', '.join(FAMILIES.names())}")
-        return names
+        return None if v is None else _registered(v, "solver family", FAMILIES.names())
 
     @field_validator("seeds", mode="before")
     @classmethod

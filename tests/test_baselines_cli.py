@@ -42,7 +42,8 @@ def test_predict_brpnas_json_shape_from_a_subprocess():
     out = json.loads(proc.stdout)
     assert SCORE_KEYS <= set(out["accuracy"]) and SCORE_KEYS <= set(out["latency"]) and out["energy"] is None
     assert out["queries"] == 100 and out["hw_queries"] == 40 and out["fit_seconds"] > 0
-    assert -1 <= out["accuracy"]["kendall_tau"] <= 1
+    # a tiny GCN on 100 networks still ranks the space better than chance, and is scored on every architecture
+    assert out["accuracy"]["kendall_tau"] > 0.2 and out["accuracy"]["n"] == out["latency"]["n"] == 15625
 
 
 def test_predict_lana_json_shape_with_energy(capsys):
