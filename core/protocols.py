@@ -183,8 +183,10 @@ class DeviceProfile:
         return np.asarray(self.measurer(space, dataset, rows, sources), dtype=np.float64)
 
     def as_dict(self) -> dict:
+        nb201 = self.coverage.get("nb201", self.coverage.get(ANY_SPACE, "none")) if self.covers("nb201") else []
         return {"name": self.name, "kind": self.kind, "live": self.live, "metrics": list(self.metrics),
                 "units": dict(self.units), "resolution_ms": self.resolution_ms,
+                "datasets": "all" if nb201 is None else list(nb201),   # NAS-Bench-201's, as before spaces
                 "spaces": {s: (list(d) if d else "all") for s, d in self.coverage.items()},
                 "source": self.source, "note": self.note}
 
