@@ -8,7 +8,8 @@ from the free analytic counts. The search is the linear ChoiceProblem "maximise 
 subject to predicted costs <= limits", solved by any registered backend (`solver`).
 
 The core (`teacher_code`, `BlockSum.fit`) takes only the choice counts and evaluator callables, so it
-works on any modular space.
+works on any modular space. A space without FLOPs (NAS-Bench-Graph) gets the largest-params teacher, or every
+node's first choice when it has no params either; picks without a row (a space's `valid`) are cut off the ILP.
 """
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ class LANA(MethodBase):
         if allowed < need:
             raise BudgetExhausted(f"lana needs {need} evaluations (the teacher and one per other block choice), "
                                f"the budget allows {allowed}")
-        teacher = teacher_code(nc, oracle.flops)
+        size = next((getattr(oracle, m) for m in FREE_METRICS if oracle.has(m)), None)
+        teacher = teacher_code(nc, size) if size is not None else np.zeros(len(nc), dtype=np.int64)
         self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)}
         self.unmeasured = []
         for metric in HW_METRICS:
@@ -109,8 +111,9 @@ class LANA(MethodBase):
                     self.predictors[metric] = p
                 else:   # a live/user profile without these networks measured
                     self.unmeasured.append(metric)
-        self.predictors["flops"] = BlockSum.fit(teacher, nc, oracle.flops)
-        self.predictors["params"] = BlockSum.fit(teacher, nc, oracle.params)
+        for metric in FREE_METRICS:
+            if oracle.has(metric):
+                self.predictors[metric] = BlockSum.fit(teacher, nc, getattr(oracle, metric))
         return self
 
     def predict(self, codes) -> dict[str, np.ndarray]:
@@ -131,7 +134,8 @@ class LANA(MethodBase):
 
     def search(self, problem, oracle) -> SearchResult:
         self.fit(oracle)
-        sol = solve(self.choice_problem(problem.limits), backend=self.solver, time_limit=self.time_limit)
+        sol = solve(self.choice_problem(problem.limits), backend=self.solver, time_limit=self.time_limit,
+                    valid=getattr(oracle.space, "valid", None))
         extra = {"solver": sol.backend, "solver_status": sol.status, "solver_seconds": sol.seconds,
                  "teacher": oracle.space.decode(self.predictors["accuracy"].teacher)}
         if sol.code is None:
