@@ -410,3 +410,19 @@ def test_ilp_picks_without_a_row_are_cut_off(space, backend):
     assert sol.status == "optimal" and sol.extra["cuts"] == 9
     np.testing.assert_array_equal(sol.code, best)
     assert solve(problem, backend=backend).code.tolist()[1:] == [skip] * 4    # without `valid`: all skip
+
+
+@pytest.mark.slow
+def test_agrees_with_the_installed_package_on_every_raw_code(space, proteins):
+    """Where nas-bench-graph is installed: our index gives its valid_hash on all 24 x ops^4 raw (link, ops)."""
+    import itertools
+    arch_mod = pytest.importorskip("nas_bench_graph.architecture")
+    for sp in (space, proteins):
+        for link in itertools.product(*[range(k) for k in range(1, 5)]):
+            for ops in itertools.product(sp.ops, repeat=4):
+                expected = arch_mod.Arch(list(link), list(ops)).valid_hash()
+                arch = f"{''.join(map(str, link))}:{'-'.join(ops)}"
+                if set(ops) == {"skip"}:
+                    assert expected == 88888     # the package's "nothing" hash, no row
+                    continue
+                assert int(sp.valid_hash(sp.encode(arch))[0]) == expected, arch
