@@ -319,12 +319,13 @@ class Profiler:
         return np.array([average_choice(f) for f in self.spec.block_flops], dtype=np.int64)
 
     def random_code(self) -> np.ndarray:
-        """A seeded uniform code (redrawn until it is valid, on spaces where some codes have no row)."""
+        """A seeded uniform code; on a space where some codes have no row (`valid`), redrawn until it and every
+        one-block change of it have one, so that it can be swept."""
         for _ in range(10_000):
             code = np.array([int(self.rng.integers(n)) for n in self.spec.num_choices], dtype=np.int64)
-            if self.spec.valid is None or self.spec.is_valid(code)[0]:
+            if self.spec.valid is None or self.spec.is_valid(self._changes(code)[0]).all():
                 return code
-        raise HarnessError(f"space {self.spec.name!r}: 10,000 random codes in a row were invalid")
+        raise HarnessError(f"space {self.spec.name!r}: 10,000 random codes in a row could not be swept")
 
     def all_codes(self) -> np.ndarray:
         """Every valid code of the product space."""
@@ -343,6 +344,18 @@ class Profiler:
         """Algorithm 1's inner loop: b[i][j] = M(context, node i = base) - M(context, node i = j).
 
         Evaluates context with each node set to each choice: 1 + sum_i (n_i - 1) distinct networks."""
+        codes, where = self._changes(context)
+        values = self.evaluate(codes)
+        out = {}
+        for m, v in values.items():
+            table = [np.zeros(n) for n in self.spec.num_choices]
+            for (i, j), x in zip(where, v):
+                table[i][j] = x
+            out[m] = tuple(t[self.base[i]] - t for i, t in enumerate(table))
+        return out
+
+    def _changes(self, context) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """The context with each node set to each of its choices, and the (node, choice) of each."""
         context = as_codes(context, self.spec.num_choices)[0]
         codes, where = [], []
         for i, n in enumerate(self.spec.num_choices):
@@ -351,14 +364,7 @@ class Profiler:
                 c[i] = j
                 codes.append(c)
                 where.append((i, j))
-        values = self.evaluate(np.array(codes))
-        out = {}
-        for m, v in values.items():
-            table = [np.zeros(n) for n in self.spec.num_choices]
-            for (i, j), x in zip(where, v):
-                table[i][j] = x
-            out[m] = tuple(t[self.base[i]] - t for i, t in enumerate(table))
-        return out
+        return np.array(codes), where
 
     def marginal(self, codes, values: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, ...]]:
         """b[i][j] = mean of M over networks with node i = base - mean over networks with node i = j.

@@ -13,6 +13,7 @@ import pytest
 
 from core.errors import HarnessError
 from core.oracle import Oracle
+from baselines.lana import teacher_code
 from core.protocols import Problem
 from solvers import ChoiceProblem, Constraint, solve
 from core.sources import Sources
@@ -20,6 +21,7 @@ from devices import get_profile
 from evaluation.evaluate import search_report
 from evaluation.groundtruth import ground_truth
 from harness.cli import main
+from mathnas.blocks import OracleEvaluator, Profiler, SpaceSpec
 from spaces import load_space
 from spaces.nasbench_graph import LINKS, OPS9
 
@@ -384,6 +386,25 @@ def test_search_through_the_cli(capsys, csv, dataset, limit, method):
         assert res["feasible"] and 0 <= res["regret"] and res["queries"] == 150
     if method == "mathnas":
         assert res["flops_scaling"] is False and res["invalid_cut"] == 0
+
+
+def test_lana_teacher_and_random_contexts_can_be_swept(capsys, space):
+    """Physics: the params probe's largest network is all skip (no row); LANA's teacher must be a network whose
+    every one-block swap has a row."""
+    gt = ground_truth("physics", "nbg-gpu", space="nasbench_graph")
+    assert space.decode(teacher_code(space.num_choices, Oracle(gt).params)) == "0000:skip-skip-skip-skip"
+    res = run_json(capsys, "search", "--space", "nasbench_graph", "--dataset", "physics", "--device", "nbg-gpu",
+                   "--method", "lana", "--max-latency", "3")
+    assert res["teacher"].count("skip") <= 2 and res["queries"] <= 41
+    prot = ground_truth("proteins", "nbg-gpu", space="nasbench_graph_proteins")
+    prof = Profiler(SpaceSpec.of(prot.space, "proteins"), OracleEvaluator(Oracle(prot)), seed=0)
+    for _ in range(300):        # random contexts of Algorithm 1 are drawn so that their sweep has rows
+        code = prof.random_code()
+        changes = np.repeat(code[None], 5 * 5, axis=0)
+        changes[np.arange(25), np.repeat(np.arange(5), 5)] = np.tile(np.arange(5), 5)
+        assert prot.space.valid(changes).all(), code
+    run_json(capsys, "predict", "--space", "nasbench_graph_proteins", "--dataset", "proteins", "--device",
+             "nbg-gpu", "--method", "mathnas", "--param", "base_net=random", "--seed", "3")
 
 
 def test_evolution_mutates_only_into_rows(proteins):
