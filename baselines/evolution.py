@@ -4,7 +4,8 @@ The budget counts DISTINCT evaluations (the oracle's rule): a child that was eva
 nothing and simply re-enters the population with its known accuracy. The loop therefore also stops when
 `max_stall` steps in a row bring no new evaluation (the neighbourhood of the population is used up,
 e.g. under tight limits), so it always terminates. Only children meeting the limits are evaluated: a
-mutation picks uniformly among the parent's feasible one-edge neighbours (hardware queries, cached).
+mutation picks uniformly among the parent's feasible one-edge neighbours (hardware queries, cached). On a
+space with `valid(codes)` (NAS-Bench-Graph) neighbours without a row are never drawn.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class RegularizedEvolution(MethodBase):
         n = resolve_budget(oracle, DEFAULT_BUDGET)
         space = oracle.space
         num_choices = np.asarray(space.num_choices)
+        valid = getattr(space, "valid", None)      # optional Space capability: codes that have a row
         limits = problem.limits
         ok_cache: dict[int, bool] = {}
         acc_cache: dict[int, float] = {}
@@ -59,6 +61,10 @@ class RegularizedEvolution(MethodBase):
                         c[i] = j
                         nbrs.append(c)
             nbrs = np.stack(nbrs)
+            if valid is not None:           # a mutation may leave the benchmark (e.g. an all-skip GNN)
+                nbrs = nbrs[valid(nbrs)]
+                if nbrs.shape[0] == 0:
+                    return nbrs
             rows = space.index(nbrs)
             unknown = np.array([int(r) not in ok_cache for r in rows])
             if unknown.any():

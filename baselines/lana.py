@@ -8,7 +8,8 @@ from the free analytic counts. The search is the linear ChoiceProblem "maximise 
 subject to predicted costs <= limits", solved by any registered backend (`solver`).
 
 The core (`teacher_code`, `BlockSum.fit`) takes only the choice counts and evaluator callables, so it
-works on any modular space.
+works on any modular space. A space without FLOPs (NAS-Bench-Graph) gets the largest-params teacher, or every
+node's first choice when it has no params either; picks without a row (a space's `valid`) are cut off the ILP.
 """
 from __future__ import annotations
 
@@ -41,12 +42,30 @@ def swap_codes(teacher, num_choices) -> tuple[np.ndarray, list[tuple[int, int]]]
     return np.stack(codes), where
 
 
-def teacher_code(num_choices, flops: Evaluator) -> np.ndarray:
+def teacher_code(num_choices, flops: Evaluator, valid=None) -> np.ndarray:
     """Largest-FLOPs network from per-node FLOPs probes (exact when FLOPs add up over blocks, as they
-    do for every space here; ties go to the lowest choice)."""
+    do for every space here; ties go to the lowest choice). With `valid` (a space's codes that have a row)
+    it must be swappable: see `swappable`."""
     base = np.zeros(len(num_choices), dtype=np.int64)
     probe = BlockSum.fit(base, num_choices, flops)
-    return np.array([int(np.argmax(d)) for d in probe.deltas], dtype=np.int64)
+    teacher = np.array([int(np.argmax(d)) for d in probe.deltas], dtype=np.int64)
+    return swappable(teacher, num_choices, probe, valid)
+
+
+def swappable(teacher, num_choices, size: Evaluator, valid=None) -> np.ndarray:
+    """`teacher` if every one-block swap of it has a row (always, without `valid`); else the largest by `size`
+    among its nearest neighbours that are (one block changed, then two, ...). On NAS-Bench-Graph physics the
+    probe's largest-params network is all skip (params are far from additive there): no row at all."""
+    if valid is None:
+        return teacher
+    level = np.asarray(teacher, dtype=np.int64).reshape(1, -1)
+    for _ in range(len(num_choices) + 1):
+        for code in level[np.argsort(-size(level), kind="stable")]:
+            if np.all(valid(swap_codes(code, num_choices)[0])):
+                return code
+        level = np.unique(np.concatenate([swap_codes(c, num_choices)[0][1:] for c in level]), axis=0)
+        level = level[valid(level)]
+    raise HarnessError("lana: no teacher whose one-block swaps all have a row")
 
 
 @dataclass(frozen=True)
@@ -99,7 +118,10 @@ class LANA(MethodBase):
         if allowed < need:
             raise BudgetExhausted(f"lana needs {need} evaluations (the teacher and one per other block choice), "
                                f"the budget allows {allowed}")
-        teacher = teacher_code(nc, oracle.flops)
+        size = next((getattr(oracle, m) for m in FREE_METRICS if oracle.has(m)), None)
+        valid = getattr(oracle.space, "valid", None)
+        teacher = teacher_code(nc, size, valid) if size is not None else \
+            swappable(np.zeros(len(nc), dtype=np.int64), nc, lambda c: np.zeros(len(c)), valid)
         self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)}
         self.unmeasured = []
         for metric in HW_METRICS:
@@ -109,8 +131,9 @@ class LANA(MethodBase):
                     self.predictors[metric] = p
                 else:   # a live/user profile without these networks measured
                     self.unmeasured.append(metric)
-        self.predictors["flops"] = BlockSum.fit(teacher, nc, oracle.flops)
-        self.predictors["params"] = BlockSum.fit(teacher, nc, oracle.params)
+        for metric in FREE_METRICS:
+            if oracle.has(metric):
+                self.predictors[metric] = BlockSum.fit(teacher, nc, getattr(oracle, metric))
         return self
 
     def predict(self, codes) -> dict[str, np.ndarray]:
@@ -131,7 +154,8 @@ class LANA(MethodBase):
 
     def search(self, problem, oracle) -> SearchResult:
         self.fit(oracle)
-        sol = solve(self.choice_problem(problem.limits), backend=self.solver, time_limit=self.time_limit)
+        sol = solve(self.choice_problem(problem.limits), backend=self.solver, time_limit=self.time_limit,
+                    valid=getattr(oracle.space, "valid", None))
         extra = {"solver": sol.backend, "solver_status": sol.status, "solver_seconds": sol.seconds,
                  "teacher": oracle.space.decode(self.predictors["accuracy"].teacher)}
         if sol.code is None:

@@ -123,6 +123,11 @@ class Space(Protocol):
     # Optional capabilities (checked with hasattr by the methods that need them):
     #   graph(codes, prune) -> (adjacency (K, N, N) bool, node types (K, N) int, -1 = absent); num_node_types
     #       the space's own graph, for BRP-NAS's GCN
+    #   valid(codes) -> bool array: which codes of the product space have a row (e.g. NAS-Bench-Graph's all-skip
+    #       codes have no stored isomorph); absent = every code is valid. Evolution mutates only into valid codes,
+    #       the ILPs of MathNAS and LANA cut invalid picks off (solvers.solve(valid=...))
+    #   row_costs(dataset) -> {"flops"|"params": array over rows}: exact published costs when they are not a
+    #       per-choice sum (block_costs None); ground truth takes them from here
     #   torch_model(code, dataset) -> torch.nn.Module; input_shape(dataset): live measurement (devices.local)
 
 

@@ -49,13 +49,15 @@ def _ground_truth(space_name: str, dataset: str, device: str, sources: Sources) 
     task = space.tasks[dataset]
     costs = space.block_costs(dataset)
     codes = space.enumerate()
+    published = space.row_costs(dataset) if costs is None and hasattr(space, "row_costs") else {}
     units = {m: profile.units.get(m, UNITS[m]) for m in hw}
     units["accuracy"] = task.unit
     return GroundTruth(
         space=space, dataset=dataset, device=device, task=task,
         accuracy=space.accuracy(dataset, task.score_split) if task.has_accuracy else None,
         search_accuracy=space.accuracy(dataset, task.search_split) if task.has_accuracy else None,
-        flops=None if costs is None else costs.flops(codes), params=None if costs is None else costs.params(codes),
+        flops=published.get("flops") if costs is None else costs.flops(codes),
+        params=published.get("params") if costs is None else costs.params(codes),
         latency=hw.get("latency"), energy=hw.get("energy"), units=units, device_live=profile.live,
         sources=sources)
 

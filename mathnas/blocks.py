@@ -16,6 +16,11 @@ and the Eq. 5 predictor reads a network's metric off them:
 FLOPs at which the block values were measured (the average-FLOPs network N_avg for Algorithm 1).
 FLOPs(x) includes the fixed part of the network (stem, reductions, classifier), so the ratio is
 defined for every architecture, including cells of none/skip_connect only.
+
+A space that publishes no per-choice FLOPs (NAS-Bench-Graph: `block_costs` is None) gets the plain block
+sum (MathNAS says so in its deviations), `ref_flops` None, and every node's first choice wherever a choice
+was to be picked by FLOPs (base 'largest'/'smallest', N_avg). A space with `valid(codes)` (codes that have
+a row) is profiled on valid codes only.
 """
 from __future__ import annotations
 
@@ -45,18 +50,22 @@ def as_codes(codes, num_choices) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SpaceSpec:
-    """What profiling needs to know about a space: its shape and exact per-choice costs."""
+    """What profiling needs to know about a space: its shape, exact per-choice costs (None: not published) and
+    which codes have a row (`valid`, None: all)."""
 
     num_choices: tuple[int, ...]
-    costs: BlockCosts
+    costs: BlockCosts | None
     skip_from: int | None = None           # Eq. 9: nodes >= skip_from have a last choice "skip"
     choice_names: tuple[tuple[str, ...], ...] | None = None
     name: str = ""
+    valid: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "num_choices", tuple(int(n) for n in self.num_choices))
         if not self.num_choices or min(self.num_choices) < 1:
             raise HarnessError(f"space {self.name!r}: every node needs at least one choice, got {self.num_choices}")
+        if self.costs is None:
+            return
         shape = tuple(len(b) for b in self.costs.block_flops)
         if shape != self.num_choices:
             raise HarnessError(f"space {self.name!r}: block_flops shape {list(shape)} != choices {list(self.num_choices)}")
@@ -70,26 +79,41 @@ class SpaceSpec:
         return prod(self.num_choices)
 
     @property
-    def block_flops(self) -> tuple[np.ndarray, ...]:
-        return tuple(np.asarray(b, dtype=np.float64) for b in self.costs.block_flops)
+    def has_flops(self) -> bool:
+        return self.costs is not None
+
+    @property
+    def block_flops(self) -> tuple[np.ndarray, ...] | None:
+        return None if self.costs is None else tuple(np.asarray(b, dtype=np.float64) for b in self.costs.block_flops)
+
+    def _costs(self) -> BlockCosts:
+        if self.costs is None:
+            raise HarnessError(f"space {self.name!r} publishes no per-choice FLOPs/params")
+        return self.costs
 
     def flops(self, codes) -> np.ndarray:
-        return self.costs.flops(as_codes(codes, self.num_choices))
+        return self._costs().flops(as_codes(codes, self.num_choices))
 
     def params(self, codes) -> np.ndarray:
-        return self.costs.params(as_codes(codes, self.num_choices))
+        return self._costs().params(as_codes(codes, self.num_choices))
+
+    def is_valid(self, codes) -> np.ndarray:
+        codes = as_codes(codes, self.num_choices)
+        return np.ones(codes.shape[0], dtype=bool) if self.valid is None else np.asarray(self.valid(codes), dtype=bool)
 
     @classmethod
     def of(cls, space, dataset: str | None = None) -> "SpaceSpec":
-        """From a Space (its `block_costs(dataset)`) or anything with a `costs` attribute."""
+        """From a Space (its `block_costs(dataset)`, None allowed, and its optional `valid`) or anything with a
+        `costs` attribute."""
         costs = getattr(space, "costs", None)
         if costs is None and hasattr(space, "block_costs"):
             costs = space.block_costs(dataset) if callable(space.block_costs) else space.block_costs
-        if not isinstance(costs, BlockCosts):
-            raise HarnessError(f"space {getattr(space, 'name', type(space).__name__)!r} gives no per-choice FLOPs "
-                               "(BlockCosts via `costs` or `block_costs`); MathNAS needs them")
+        if costs is not None and not isinstance(costs, BlockCosts):
+            raise HarnessError(f"space {getattr(space, 'name', type(space).__name__)!r}: per-choice costs must be "
+                               f"a BlockCosts, got {type(costs).__name__}")
         return cls(num_choices=tuple(space.num_choices), costs=costs, skip_from=getattr(space, "skip_from", None),
-                   choice_names=getattr(space, "choice_names", None), name=str(getattr(space, "name", "")))
+                   choice_names=getattr(space, "choice_names", None), name=str(getattr(space, "name", "")),
+                   valid=getattr(space, "valid", None))
 
 
 # --- evaluators: the door through which profiling sees ground truth ---------------------------------
@@ -165,8 +189,8 @@ class BlockTables:
     base: tuple[int, ...]                      # base choice per node
     blocks: dict[str, tuple[np.ndarray, ...]]  # metric -> b[i][j]
     base_value: dict[str, float]               # metric of the base network
-    ref_flops: float                           # FLOPs at which the block values were measured
-    costs: BlockCosts
+    ref_flops: float | None                    # FLOPs at which the block values were measured (None: no FLOPs)
+    costs: BlockCosts | None
     context: tuple[int, ...] | None = None     # the network profiled around (N_avg or random), if any
     info: dict = field(default_factory=dict)
 
@@ -182,7 +206,10 @@ class BlockTables:
                 raise HarnessError(f"variant {self.variant!r}: {metric} table has NaN or infinite values")
             if metric not in self.base_value or not np.isfinite(self.base_value[metric]):
                 raise HarnessError(f"variant {self.variant!r}: no finite base value for {metric}")
-        if not np.isfinite(self.ref_flops) or self.ref_flops <= 0:
+        if (self.ref_flops is None) != (self.costs is None):
+            raise HarnessError(f"variant {self.variant!r}: reference FLOPs must be given exactly when the space "
+                               f"has FLOPs (got {self.ref_flops})")
+        if self.ref_flops is not None and (not np.isfinite(self.ref_flops) or self.ref_flops <= 0):
             raise HarnessError(f"variant {self.variant!r}: reference FLOPs must be > 0, got {self.ref_flops}")
 
     @property
@@ -197,8 +224,10 @@ class BlockTables:
         return total
 
     def predict(self, codes, flops_scaling: bool = True) -> dict[str, np.ndarray]:
-        """Eq. 5 for every profiled metric; FLOPs scaling applies to accuracy only."""
+        """Eq. 5 for every profiled metric; FLOPs scaling applies to accuracy only (and needs FLOPs)."""
         codes = as_codes(codes, self.num_choices)
+        if flops_scaling and self.costs is None:
+            raise HarnessError(f"variant {self.variant!r}: FLOPs scaling needs per-choice FLOPs; this space has none")
         out = {}
         for metric in self.blocks:
             s = self.block_sum(metric, codes)
@@ -241,9 +270,12 @@ def average_choice(flops: np.ndarray) -> int:
 
 
 def resolve_base(spec: SpaceSpec, base) -> np.ndarray:
-    """Base choice per node from 'largest' | 'smallest' | a choice name | an index | a list of indices."""
+    """Base choice per node from 'largest' | 'smallest' | a choice name | an index | a list of indices.
+    Without per-choice FLOPs 'largest' and 'smallest' are every node's first choice."""
     flops = spec.block_flops
     if isinstance(base, str) and base in ("largest", "smallest"):
+        if flops is None:
+            return np.zeros(spec.num_nodes, dtype=np.int64)
         pick = largest_choice if base == "largest" else smallest_choice
         return np.array([pick(f) for f in flops], dtype=np.int64)
     if isinstance(base, str) and base.strip().lstrip("-").isdigit():
@@ -288,17 +320,28 @@ class Profiler:
         return self.base.copy()
 
     def average_code(self) -> np.ndarray:
-        """N_avg of Algorithm 1: per node the choice closest to the node's mean choice FLOPs."""
+        """N_avg of Algorithm 1: per node the choice closest to the node's mean choice FLOPs (without FLOPs:
+        every node's first choice)."""
+        if not self.spec.has_flops:
+            return np.zeros(self.spec.num_nodes, dtype=np.int64)
         return np.array([average_choice(f) for f in self.spec.block_flops], dtype=np.int64)
 
     def random_code(self) -> np.ndarray:
-        return np.array([int(self.rng.integers(n)) for n in self.spec.num_choices], dtype=np.int64)
+        """A seeded uniform code; on a space where some codes have no row (`valid`), redrawn until it and every
+        one-block change of it have one, so that it can be swept."""
+        for _ in range(10_000):
+            code = np.array([int(self.rng.integers(n)) for n in self.spec.num_choices], dtype=np.int64)
+            if self.spec.valid is None or self.spec.is_valid(self._changes(code)[0]).all():
+                return code
+        raise HarnessError(f"space {self.spec.name!r}: 10,000 random codes in a row could not be swept")
 
     def all_codes(self) -> np.ndarray:
+        """Every valid code of the product space."""
         if self.spec.size > MAX_FULL:
             raise HarnessError(f"space {self.spec.name!r} has {self.spec.size:,} networks; evaluating all of them "
                                f"is refused above {MAX_FULL:,} (use variant 'sampled' or 'single')")
-        return product_codes(self.spec.num_choices)
+        codes = product_codes(self.spec.num_choices)
+        return codes if self.spec.valid is None else codes[self.spec.is_valid(codes)]
 
     def remaining(self) -> int | None:
         """Evaluations the budget still allows (None: unlimited), so a variant can say what it needs upfront."""
@@ -313,6 +356,18 @@ class Profiler:
         """Algorithm 1's inner loop: b[i][j] = M(context, node i = base) - M(context, node i = j).
 
         Evaluates context with each node set to each choice: 1 + sum_i (n_i - 1) distinct networks."""
+        codes, where = self._changes(context)
+        values = self.evaluate(codes)
+        out = {}
+        for m, v in values.items():
+            table = [np.zeros(n) for n in self.spec.num_choices]
+            for (i, j), x in zip(where, v):
+                table[i][j] = x
+            out[m] = tuple(t[self.base[i]] - t for i, t in enumerate(table))
+        return out
+
+    def _changes(self, context) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """The context with each node set to each of its choices, and the (node, choice) of each."""
         context = as_codes(context, self.spec.num_choices)[0]
         codes, where = [], []
         for i, n in enumerate(self.spec.num_choices):
@@ -321,14 +376,7 @@ class Profiler:
                 c[i] = j
                 codes.append(c)
                 where.append((i, j))
-        values = self.evaluate(np.array(codes))
-        out = {}
-        for m, v in values.items():
-            table = [np.zeros(n) for n in self.spec.num_choices]
-            for (i, j), x in zip(where, v):
-                table[i][j] = x
-            out[m] = tuple(t[self.base[i]] - t for i, t in enumerate(table))
-        return out
+        return np.array(codes), where
 
     def marginal(self, codes, values: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, ...]]:
         """b[i][j] = mean of M over networks with node i = base - mean over networks with node i = j.
@@ -356,14 +404,17 @@ class Profiler:
             measured = self.evaluate(self.base_code)
             base_value = {m: float(v[0]) for m, v in measured.items()}
         return BlockTables(variant=variant, num_choices=self.spec.num_choices, base=tuple(self.base),
-                           blocks=blocks, base_value=base_value, ref_flops=float(ref_flops), costs=self.spec.costs,
+                           blocks=blocks, base_value=base_value, costs=self.spec.costs,
+                           ref_flops=None if ref_flops is None else float(ref_flops),
                            context=None if context is None else tuple(int(c) for c in np.ravel(context)),
                            info=dict(info or {}))
 
 
-def harmonic_mean_flops(spec: SpaceSpec, codes) -> float:
+def harmonic_mean_flops(spec: SpaceSpec, codes) -> float | None:
     """Reference FLOPs of an average over networks: if a block's effect scales like 1/FLOPs (Eq. 5),
-    the mean effect over networks corresponds to the harmonic mean of their FLOPs."""
+    the mean effect over networks corresponds to the harmonic mean of their FLOPs. None without FLOPs."""
+    if not spec.has_flops:
+        return None
     f = spec.flops(codes)
     if np.any(f <= 0):
         raise HarnessError(f"space {spec.name!r}: some network has FLOPs <= 0; Eq. 5 needs FLOPs > 0")

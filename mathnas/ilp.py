@@ -29,7 +29,13 @@ def build_problem(tables: BlockTables, spec: SpaceSpec, limits: dict[str, float]
     limits = check_limits(limits)
     acc = tables.blocks["accuracy"]
     a_base = tables.base_value["accuracy"]
-    f, f0 = spec.block_flops, float(spec.costs.const_flops)
+    for metric in ("flops", "params"):
+        if metric in limits and not spec.has_flops:
+            raise HarnessError(f"space {spec.name!r} publishes no per-choice {metric}; MathNAS cannot enforce "
+                               f"{metric} <= {limits[metric]:g}")
+    if flops_scaling and not spec.has_flops:
+        raise HarnessError(f"space {spec.name!r} publishes no per-choice FLOPs; Eq. 6 needs them (flops_scaling=false)")
+    f, f0 = spec.block_flops, float(spec.costs.const_flops) if spec.has_flops else 0.0
     if flops_scaling:
         num = tuple(a_base * fi - tables.ref_flops * bi for fi, bi in zip(f, acc))
         objective = dict(num=num, num_const=a_base * f0, den=f, den_const=f0)

@@ -5,6 +5,10 @@ Oracle (a counted hardware query, charged as the suite's regime says); while it 
 violated predicted limit is tightened (scaled by limit / measured, and below the pick's own predicted
 cost, so the same pick cannot return) and the ILP re-solved, at most K times. `repair=0` is the
 method as published: its pick is returned unchecked.
+
+On a space that publishes no per-choice FLOPs (NAS-Bench-Graph) Eq. 5 cannot scale by FLOPs: MathNAS falls
+back to the plain block sum (the paper's own Table 5 ablation, `flops_scaling=false`) and says so in its
+deviations, which `predict` and `search` print. Picks without a row (a space's `valid`) are cut off the ILP.
 """
 from __future__ import annotations
 
@@ -71,9 +75,18 @@ class MathNAS(MethodBase):
         self.spec: SpaceSpec | None = None
         self._fitted_on = None
 
+    @property
+    def scaling(self) -> bool:
+        """Whether Eq. 5 scales by FLOPs: asked for, and the fitted space has FLOPs."""
+        return self.flops_scaling and (self.spec is None or self.spec.has_flops)
+
     def deviations(self) -> list[str]:
-        return [f"repair: {self.repair} re-solves after checking the pick's true cost (published: none)"] \
+        out = [f"repair: {self.repair} re-solves after checking the pick's true cost (published: none)"] \
             if self.repair else []
+        if self.flops_scaling and not self.scaling:
+            out.append(f"flops_scaling: off, space {self.spec.name!r} publishes no per-choice FLOPs, so Eq. 5 is the "
+                       "plain block sum (published: FLOPs-scaled)")
+        return out
 
     # --- predictor ---------------------------------------------------------------------------------
     def fit(self, oracle) -> "MathNAS":
@@ -90,15 +103,15 @@ class MathNAS(MethodBase):
         return self.tables
 
     def predict(self, codes) -> dict[str, np.ndarray]:
-        return self._require_fit().predict(codes, flops_scaling=self.flops_scaling)
+        return self._require_fit().predict(codes, flops_scaling=self.scaling)
 
     # --- searcher ----------------------------------------------------------------------------------
     def problem(self, limits: dict[str, float] | None = None, name: str = "") -> ChoiceProblem:
         """The fitted tables as the MathNAS ILP (Eq. 6, Eq. 9 when the space has skippable nodes)."""
-        return build_problem(self._require_fit(), self.spec, limits, flops_scaling=self.flops_scaling, name=name)
+        return build_problem(self._require_fit(), self.spec, limits, flops_scaling=self.scaling, name=name)
 
     def _solve(self, ilp: ChoiceProblem):
-        sol = solve(ilp, backend=self.solver, time_limit=self.time_limit)
+        sol = solve(ilp, backend=self.solver, time_limit=self.time_limit, valid=self.spec.valid)
         if sol.status == "unavailable":
             raise HarnessError(f"solver {sol.backend!r} is unavailable: {sol.reason or 'not installed or not licensed'}")
         return sol
@@ -113,7 +126,9 @@ class MathNAS(MethodBase):
         sol = self._solve(ilp)
         extra = {"status": sol.status, "solver": sol.backend, "solve_seconds": sol.seconds,
                  "predicted_objective": sol.objective, "gap": sol.gap, "variant": self.variant,
-                 "flops_scaling": self.flops_scaling}
+                 "flops_scaling": self.scaling}
+        if self.spec.valid is not None:
+            extra["invalid_cut"] = sol.extra.get("cuts", 0)   # picks without a row, cut off the ILP
         checked = {m: v for m, v in problem.limits.items() if m in HARDWARE}
         repairs = 0
         while sol.code is not None and self.repair and checked:
@@ -140,8 +155,9 @@ class MathNAS(MethodBase):
         code = np.asarray(sol.code, dtype=np.int64).reshape(1, -1)
         oracle.incumbent(code[0])
         predicted = {k: float(v[0]) for k, v in self.predict(code).items()}
-        predicted["flops"] = float(self.spec.flops(code)[0])
-        predicted["params"] = float(self.spec.params(code)[0])
+        if self.spec.has_flops:
+            predicted["flops"] = float(self.spec.flops(code)[0])
+            predicted["params"] = float(self.spec.params(code)[0])
         return SearchResult(code=code[0], predicted=predicted, extra=extra)
 
 

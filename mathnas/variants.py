@@ -143,7 +143,8 @@ def single(prof: Profiler, base_net: str = "average") -> BlockTables:
         raise unknown_name("base_net", str(base_net), BASE_NETS)
     context = prof.average_code() if base_net == "average" else prof.random_code()
     blocks = prof.sweep(context)
-    return prof.tables(blocks, ref_flops=float(prof.spec.flops(context)[0]), variant="single", context=context,
+    ref_flops = float(prof.spec.flops(context)[0]) if prof.spec.has_flops else None
+    return prof.tables(blocks, ref_flops=ref_flops, variant="single", context=context,
                        info={"base_net": base_net})
 
 
@@ -162,7 +163,8 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
       `fraction` of its contexts; cost fraction * n^m networks).
     paired=True: per node, a `fraction` of the contexts of the other nodes, each evaluated with every
       choice at that node; b[i][j] = mean of the paired differences (exact on additive spaces; cost
-      about m * fraction * n^m networks)."""
+      about m * fraction * n^m networks).
+    Codes without a row (a space's `valid`) are dropped: unpaired, the code; paired, its whole context."""
     fraction = check_float("fraction", fraction, 0.0, 1.0, low_open=True)
     paired = as_bool(paired, "paired")
     spec = prof.spec
@@ -172,9 +174,11 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
             others = [c for k, c in enumerate(spec.num_choices) if k != i]
             contexts = _sample_codes(prof.rng, others, fraction)
             for ctx in contexts:
-                for j in range(n):
-                    codes.append(np.insert(ctx, i, j))
-                    where.append((i, j))
+                group = np.stack([np.insert(ctx, i, j) for j in range(n)])
+                if not spec.is_valid(group).all():   # a context where some choice has no row is left out
+                    continue
+                codes.extend(group)
+                where.extend((i, j) for j in range(n))
         codes = np.array(codes, dtype=np.int64)
         values = prof.evaluate(codes)
         blocks = {}
@@ -187,6 +191,7 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
             blocks[m] = tuple(tables)
     else:
         codes = _sample_codes(prof.rng, spec.num_choices, fraction)
+        codes = codes[spec.is_valid(codes)]
         need, left = len({tuple(c) for c in codes.tolist()}), prof.remaining()
         if left is not None and need > left:
             raise BudgetExhausted(f"variant sampled evaluates {need:,} networks (fraction {fraction:g} of "

@@ -8,7 +8,10 @@ for a problem is the first available one in core.registry.SOLVER_PREFERENCE that
 """
 from __future__ import annotations
 
+import dataclasses
 import time
+
+import numpy as np
 
 from core.errors import HarnessError, one_line
 from core.protocols import SolverBackend
@@ -47,10 +50,39 @@ def default_backend(problem: ChoiceProblem | None = None) -> str:
     raise HarnessError("no ILP backend is available (install scipy for HiGHS, or pulp, ortools, gurobipy)")
 
 
-def solve(problem: ChoiceProblem, backend: str | None = None, time_limit: float = 60.0, **options) -> Solution:
+MAX_CUTS = 1000
+
+
+def solve(problem: ChoiceProblem, backend: str | None = None, time_limit: float = 60.0, valid=None,
+          **options) -> Solution:
     """Solve `problem` with the named backend (default: `default_backend`); never raises for solver trouble,
-    reports it in `status` (a backend that crashes gives status "error" with its message)."""
+    reports it in `status` (a backend that crashes gives status "error" with its message).
+
+    `valid(codes) -> bool array` (a space's codes that have a row, core.protocols.Space): an invalid pick is
+    cut off by a no-good constraint (not all of its choices again) and the problem re-solved, at most
+    MAX_CUTS times; `extra["cuts"]` counts the cuts and `seconds` covers every solve."""
     name = backend or default_backend(problem)
+    sol = _solve_once(problem, name, time_limit, options)
+    if valid is None:
+        return sol
+    cuts, seconds = 0, sol.seconds
+    while sol.code is not None and not bool(np.asarray(valid(np.asarray(sol.code).reshape(1, -1)))[0]):
+        if cuts == MAX_CUTS:
+            return Solution(None, None, "error", seconds, name, reason=f"{cuts} picks without a row cut off; gave up")
+        code = np.asarray(sol.code, dtype=np.int64).reshape(-1)
+        cut = Constraint(f"not {code.tolist()}", tuple((np.arange(n) == c).astype(np.float64)
+                                                        for n, c in zip(problem.num_choices, code)),
+                         problem.num_nodes - 1)
+        problem = dataclasses.replace(problem, constraints=problem.constraints + (cut,))
+        cuts += 1
+        sol = _solve_once(problem, name, time_limit, options)
+        seconds += sol.seconds
+    sol.seconds = seconds
+    sol.extra["cuts"] = cuts
+    return sol
+
+
+def _solve_once(problem: ChoiceProblem, name: str, time_limit: float, options: dict) -> Solution:
     b = get_backend(name)
     t0 = time.perf_counter()
     try:
