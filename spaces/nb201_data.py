@@ -53,9 +53,10 @@ def _require_file(folder: Path, name: str) -> Path:
     return f
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, **options) -> pd.DataFrame:
+    """pandas.read_csv (options passed on, e.g. dtype), with an unreadable file as one line."""
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
         raise HarnessError(f"{path}: unreadable CSV ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
 
