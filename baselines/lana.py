@@ -9,6 +9,12 @@ subject to predicted costs <= limits", solved by any registered backend (`solver
 
 The core (`teacher_code`, `BlockSum.fit`) takes only the choice counts and evaluator callables, so it
 works on any modular space.
+
+Hardware-only spaces (FBNet, OFA: no accuracy, no exact FLOPs) get latency/energy predictors only, around
+the teacher with the largest size index (`size_proxy`, e.g. expansion x kernel^2 summed over layers: per
+node the choice with the largest index, ties to the lowest choice). Its swaps lie outside a table of
+samples, so LANA runs only where the device answers any code (FBNet's lookup-table devices) and is refused
+in one line elsewhere.
 """
 from __future__ import annotations
 
@@ -47,6 +53,11 @@ def teacher_code(num_choices, flops: Evaluator) -> np.ndarray:
     base = np.zeros(len(num_choices), dtype=np.int64)
     probe = BlockSum.fit(base, num_choices, flops)
     return np.array([int(np.argmax(d)) for d in probe.deltas], dtype=np.int64)
+
+
+def proxy_teacher(size_proxy) -> np.ndarray:
+    """The network with the largest size index: per node the choice with the largest index (ties: lowest)."""
+    return np.array([int(np.argmax(np.asarray(b, dtype=np.float64))) for b in size_proxy], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -95,12 +106,24 @@ class LANA(MethodBase):
         """Score every block choice around the teacher: 1 + sum(n_i - 1) evaluations (25 on NAS-Bench-201)."""
         nc = tuple(oracle.space.num_choices)
         need = evaluations_needed(nc)
+        accuracy = oracle.has("accuracy")
         allowed = resolve_budget(oracle, default=need)
-        if allowed < need:
+        if accuracy and allowed < need:
             raise BudgetExhausted(f"lana needs {need} evaluations (the teacher and one per other block choice), "
                                f"the budget allows {allowed}")
-        teacher = teacher_code(nc, oracle.flops)
-        self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)}
+        if oracle.has("flops"):
+            teacher = teacher_code(nc, oracle.flops)
+        elif callable(getattr(oracle.space, "size_proxy", None)):
+            teacher = proxy_teacher(oracle.space.size_proxy(oracle.dataset))
+        else:
+            raise HarnessError(f"lana picks its teacher by FLOPs; space {oracle.space.name!r} has neither FLOPs "
+                               f"nor a size index")
+        swaps, answerable = swap_codes(teacher, nc)[0], getattr(oracle, "answerable", None)
+        if callable(answerable) and not answerable(swaps).all():
+            raise HarnessError(f"lana needs the {len(swaps)} one-block swaps of its teacher, which "
+                               f"{oracle.space.name}/{oracle.dataset} on device {oracle.device!r} cannot answer "
+                               f"(not among the table's search rows, and the device knows no other code exactly)")
+        self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)} if accuracy else {}
         self.unmeasured = []
         for metric in HW_METRICS:
             if oracle.has(metric):
@@ -109,8 +132,12 @@ class LANA(MethodBase):
                     self.predictors[metric] = p
                 else:   # a live/user profile without these networks measured
                     self.unmeasured.append(metric)
-        self.predictors["flops"] = BlockSum.fit(teacher, nc, oracle.flops)
-        self.predictors["params"] = BlockSum.fit(teacher, nc, oracle.params)
+        if not self.predictors:
+            raise HarnessError(f"lana: device {oracle.device!r} gives no latency/energy and the space no accuracy")
+        self.teacher = teacher
+        if oracle.has("flops"):
+            self.predictors["flops"] = BlockSum.fit(teacher, nc, oracle.flops)
+            self.predictors["params"] = BlockSum.fit(teacher, nc, oracle.params)
         return self
 
     def predict(self, codes) -> dict[str, np.ndarray]:
@@ -119,6 +146,8 @@ class LANA(MethodBase):
         return {m: p(codes) for m, p in self.predictors.items() if m in ("accuracy",) + HW_METRICS}
 
     def choice_problem(self, limits: dict[str, float]):
+        if "accuracy" not in self.predictors:
+            raise HarnessError("lana searches for the most accurate network; this space has no accuracy")
         acc = self.predictors["accuracy"]
         constraints = []
         for metric, limit in limits.items():
@@ -133,7 +162,7 @@ class LANA(MethodBase):
         self.fit(oracle)
         sol = solve(self.choice_problem(problem.limits), backend=self.solver, time_limit=self.time_limit)
         extra = {"solver": sol.backend, "solver_status": sol.status, "solver_seconds": sol.seconds,
-                 "teacher": oracle.space.decode(self.predictors["accuracy"].teacher)}
+                 "teacher": oracle.space.decode(self.teacher)}
         if sol.code is None:
             return SearchResult(None, {}, {**extra, "reason": sol.reason or f"solver status {sol.status}"})
         code = np.asarray(sol.code, dtype=np.int64)
