@@ -81,18 +81,19 @@ class Oracle:
         return codes if self.gt.search_rows is None else codes[self.gt.search_rows]
 
     def answerable(self, codes) -> np.ndarray:
-        """Whether the hardware of each code can be asked: a search-split row, or any code the device knows
-        exactly (`GroundTruth.outside`). Asking this is free."""
+        """Whether the hardware of each code can be asked: a search-split row, or any valid code the device
+        knows exactly (`GroundTruth.outside`); False for a code that is no architecture. Asking is free."""
         codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-        if not hasattr(self.gt.space, "lookup"):
-            rows = self.rows(codes)
-        else:
-            rows = self.gt.space.lookup(codes)
+        find = getattr(self.gt.space, "lookup", self.rows)
+        try:
+            rows = find(codes)
+        except HarnessError:      # some code is no architecture of the space: -2 for those
+            rows = np.array([_row_or(find, c, -2) for c in codes], dtype=np.int64)
         ok = rows >= 0
         if self.gt.search_rows is not None:
             ok[ok] = self.gt.search_rows[rows[ok]]
         if self.gt.outside is not None:
-            ok |= rows < 0
+            ok |= rows == -1
         return ok
 
     def _table_rows(self, codes) -> np.ndarray:
@@ -229,3 +230,10 @@ def _keys(codes: np.ndarray) -> list[bytes]:
     """One hashable key per code (codes without a row are counted by value)."""
     codes = np.ascontiguousarray(np.atleast_2d(codes), dtype=np.int64)
     return [c.tobytes() for c in codes]
+
+
+def _row_or(find, code: np.ndarray, default: int) -> int:
+    try:
+        return int(find(code[None])[0])
+    except HarnessError:
+        return default
