@@ -24,8 +24,7 @@ import pandas as pd
 
 from core.errors import HarnessError
 from core.sources import Sources
-from spaces.nb201_data import _numeric, _read_csv, _require_file
-from spaces.sampled import SampledSpace, chain_graphs, hardware_task
+from spaces.sampled import SampledSpace, chain_graphs, hardware_task, read_samples
 
 FOLDER = "fbnet"
 FILE = "fbnet_help_latency.csv"
@@ -121,36 +120,13 @@ def load_tables(sources=None) -> FBNetTables:
 
 @lru_cache(maxsize=4)
 def _load(folder: Path) -> FBNetTables:
-    path = _require_file(folder, FILE)
-    frame = _read_csv(path, dtype={"arch": str, "ops": str})
-    columns = ["sample_index", "depth"] + [f"{d}_ms" for d in DEVICES]
-    for col in ["arch", "ops"] + columns:
-        if col not in frame.columns:
-            raise HarnessError(f"{path}: missing column {col!r}")
-    if len(frame) != ROWS:
-        raise HarnessError(f"{path}: expected {ROWS:,} rows, found {len(frame):,}")
-    cols = _numeric(path, frame, columns)
-    if not np.array_equal(cols["sample_index"], np.arange(ROWS)):
-        raise HarnessError(f"{path}: column 'sample_index' must be 0..{ROWS - 1} in order (HELP's order)")
-    codes = np.empty((ROWS, NUM_LAYERS), dtype=np.int64)
-    for r, arch in enumerate(frame["arch"].fillna("").to_numpy()):
-        try:
-            codes[r] = parse_arch(arch)
-        except HarnessError as e:
-            raise HarnessError(f"{path}: row {r}: {e}") from None
-    depth = (codes != SKIP).sum(axis=1)
-    ops = pd.Series(["-".join(OPS[c] for c in code) for code in codes])
-    for what, bad in (("depth", depth != cols["depth"]), ("ops", (ops != frame["ops"]).to_numpy())):
+    t = read_samples(folder, FILE, ROWS, DEVICES, parse_arch, text_columns=("ops",), numeric_columns=("depth",))
+    depth = (t.codes != SKIP).sum(axis=1)
+    ops = pd.Series(["-".join(OPS[c] for c in code) for code in t.codes])
+    for what, bad in (("depth", depth != t.numbers["depth"]), ("ops", (ops != t.frame["ops"]).to_numpy())):
         if bad.any():
-            raise HarnessError(f"{path}: row {int(np.argmax(bad))}: column {what!r} disagrees with its arch")
-    latency = {}
-    for d in DEVICES:
-        v = cols[f"{d}_ms"]
-        if v.min() <= 0:
-            raise HarnessError(f"{path}: column '{d}_ms' has a non-positive latency {v.min()} at row {int(np.argmin(v))}")
-        v.setflags(write=False)
-        latency[d] = v
-    return FBNetTables(folder=folder, space=FBNetSpace(codes, str(path)), latency=latency)
+            raise HarnessError(f"{t.path}: row {int(np.argmax(bad))}: column {what!r} disagrees with its arch")
+    return FBNetTables(folder=folder, space=FBNetSpace(t.codes, str(t.path)), latency=t.latency)
 
 
 def load_space(sources=None) -> FBNetSpace:

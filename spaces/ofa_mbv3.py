@@ -31,8 +31,7 @@ import numpy as np
 from core.codes import depth_valid
 from core.errors import HarnessError
 from core.sources import Sources
-from spaces.nb201_data import _numeric, _read_csv, _require_file
-from spaces.sampled import SampledSpace, chain_graphs, hardware_task
+from spaces.sampled import SampledSpace, chain_graphs, hardware_task, read_samples
 
 FOLDER = "ofa_mbv3"
 FILE = "ofa_mbv3_help_latency.csv"
@@ -170,32 +169,10 @@ def load_tables(sources=None) -> OFATables:
 
 @lru_cache(maxsize=4)
 def _load(folder: Path) -> OFATables:
-    path = _require_file(folder, FILE)
-    frame = _read_csv(path, dtype={"arch": str, "depth_per_stage": str, "ks_raw": str, "e_raw": str})
-    columns = ["sample_index", "resolution", "depth"] + [f"{d}_ms" for d in DEVICES]
-    for col in ["arch", "depth_per_stage", "ks_raw", "e_raw"] + columns:
-        if col not in frame.columns:
-            raise HarnessError(f"{path}: missing column {col!r}")
-    if len(frame) != ROWS:
-        raise HarnessError(f"{path}: expected {ROWS:,} rows, found {len(frame):,}")
-    cols = _numeric(path, frame, columns)
-    if not np.array_equal(cols["sample_index"], np.arange(ROWS)):
-        raise HarnessError(f"{path}: column 'sample_index' must be 0..{ROWS - 1} in order (HELP's order)")
-    codes = np.empty((ROWS, NUM_SLOTS + 1), dtype=np.int64)
-    for r, arch in enumerate(frame["arch"].fillna("").to_numpy()):
-        try:
-            codes[r] = parse_arch(arch)
-        except HarnessError as e:
-            raise HarnessError(f"{path}: row {r}: {e}") from None
-    _check_columns(path, frame, cols, codes)
-    latency = {}
-    for d in DEVICES:
-        v = cols[f"{d}_ms"]
-        if v.min() <= 0:
-            raise HarnessError(f"{path}: column '{d}_ms' has a non-positive latency {v.min()} at row {int(np.argmin(v))}")
-        v.setflags(write=False)
-        latency[d] = v
-    return OFATables(folder=folder, space=OFASpace(codes, str(path)), latency=latency)
+    t = read_samples(folder, FILE, ROWS, DEVICES, parse_arch, text_columns=("depth_per_stage", "ks_raw", "e_raw"),
+                     numeric_columns=("resolution", "depth"))
+    _check_columns(t.path, t.frame, t.numbers, t.codes)
+    return OFATables(folder=folder, space=OFASpace(t.codes, str(t.path)), latency=t.latency)
 
 
 def _check_columns(path: Path, frame, cols: dict, codes: np.ndarray) -> None:

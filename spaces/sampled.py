@@ -7,11 +7,17 @@ HELP's protocol, methods query the first 4,000 samples ("train") and are scored 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
+import pandas as pd
 
 from core.codes import check_codes
 from core.errors import HarnessError, shown
 from core.protocols import Task
+from spaces.nb201_data import _numeric, _read_csv, _require_file
 
 SPLITS = ("train", "test")
 
@@ -21,6 +27,49 @@ def hardware_task(name: str, train_rows: int, note: str) -> Task:
     return Task(name, metric="none (hardware costs only)", unit="", search_split="train", score_split="test",
                 has_accuracy=False, note=f"{note}; methods query rows 0..{train_rows - 1} ('train'), results "
                                           f"are scored on the rest ('test'), as HELP meta-trains and tests")
+
+
+@dataclass(frozen=True)
+class SampleTable:
+    """A validated HELP-style CSV: one row per sample in HELP's order, an arch string, `<device>_ms` columns."""
+
+    path: Path
+    frame: pd.DataFrame
+    numbers: dict       # numeric column -> values
+    codes: np.ndarray   # parsed arch strings, row order
+    latency: dict       # device -> (rows,) ms, read-only
+
+
+def read_samples(folder: Path, file: str, rows: int, devices, parse: Callable[[str], np.ndarray],
+                 text_columns=(), numeric_columns=()) -> SampleTable:
+    """Read and check the CSV: every column present, `rows` rows with sample_index 0..rows-1 in order, every
+    arch parsed by `parse`, every latency finite and positive; one line naming file, column and row if not."""
+    path = _require_file(folder, file)
+    frame = _read_csv(path, dtype={c: str for c in ("arch",) + tuple(text_columns)})
+    latency_columns = [f"{d}_ms" for d in devices]
+    numeric = ["sample_index", *numeric_columns, *latency_columns]
+    for col in ["arch", *text_columns, *numeric]:
+        if col not in frame.columns:
+            raise HarnessError(f"{path}: missing column {col!r}")
+    if len(frame) != rows:
+        raise HarnessError(f"{path}: expected {rows:,} rows, found {len(frame):,}")
+    numbers = _numeric(path, frame, numeric)
+    if not np.array_equal(numbers["sample_index"], np.arange(rows)):
+        raise HarnessError(f"{path}: column 'sample_index' must be 0..{rows - 1} in order (HELP's order)")
+    codes = []
+    for r, arch in enumerate(frame["arch"].fillna("").to_numpy()):
+        try:
+            codes.append(parse(arch))
+        except HarnessError as e:
+            raise HarnessError(f"{path}: row {r}: {e}") from None
+    latency = {}
+    for d, col in zip(devices, latency_columns):
+        v = numbers[col]
+        if v.min() <= 0:
+            raise HarnessError(f"{path}: column {col!r} has a non-positive latency {v.min()} at row {int(np.argmin(v))}")
+        v.setflags(write=False)
+        latency[d] = v
+    return SampleTable(path, frame, numbers, np.array(codes, dtype=np.int64), latency)
 
 
 def chain_graphs(node_types: np.ndarray) -> np.ndarray:
