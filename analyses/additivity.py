@@ -19,15 +19,24 @@ Since single and full are additive models too, the ceiling has the smallest MSE 
 is fitted to (guaranteed); its Kendall tau and MAPE are usually, not provably, the best. On a complete table
 `full` equals the ceiling up to a constant shift (a balanced factorial design), so their taus coincide.
 NaN rows (not measured) are left out.
+
+Spaces whose table holds published samples of a larger space (FBNet, OFA; they have `lookup`): base and N_avg
+come from the space's size index where it has no FLOPs, `full` is the marginal means over the table's rows,
+anchored on the marginal model's own base value (mean + main effects; the base network is not in the table),
+and `single` needs a device that knows every code exactly (`exact`, FBNet's lookup tables): elsewhere it is
+reported as n/a. `ceiling_r2` is the coefficient of determination of the least-squares additive model.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
+from typing import Callable
 
 import numpy as np
 
 from core.errors import HarnessError
 from core.metrics import kendall_tau, mape, mse
+from core.protocols import BlockCosts
 from mathnas.blocks import FunctionEvaluator, Profiler, SpaceSpec
 from mathnas.variants import run_variant
 
@@ -47,8 +56,8 @@ class Context:
         """Codes of `code` with node i switched to j, for every (i, j): shape (m, n, m)."""
         m, n = len(self.num_choices), max(self.num_choices)
         out = np.broadcast_to(code, (m, n, m)).copy()
-        for i in range(m):
-            out[i, :, i] = np.arange(n)
+        for i, k in enumerate(self.num_choices):   # beyond a node's own choices: the code itself (never used)
+            out[i, :k, i] = np.arange(k)
         return out
 
 
@@ -60,17 +69,44 @@ def context(space, flops_blocks) -> Context:
     return Context(space.enumerate(), tuple(space.num_choices), base, avg)
 
 
+def complete(space) -> bool:
+    """Whether the table has a row for every code (NB201, synthetic), not only published samples."""
+    return not hasattr(space, "lookup") and space.size == prod(space.num_choices)
+
+
+def size_blocks(space, costs, dataset: str | None = None) -> tuple[np.ndarray, ...]:
+    """Per-choice FLOPs, else the space's size index: what picks the base and N_avg choices."""
+    if costs is not None:
+        return tuple(costs.block_flops)
+    if callable(getattr(space, "size_proxy", None)):
+        return tuple(space.size_proxy(dataset))
+    raise HarnessError(f"space {space.name!r} has neither FLOPs nor a size index to pick base networks by")
+
+
+def value_of(y: np.ndarray, space, exact: Callable | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """codes -> truth: the table's row where it has one, else the device's exact value (NaN without one)."""
+    def values(codes) -> np.ndarray:
+        codes = np.atleast_2d(codes)
+        rows = space.lookup(codes) if hasattr(space, "lookup") else space.index(codes)
+        out = np.full(rows.size, np.nan)
+        out[rows >= 0] = y[rows[rows >= 0]]
+        if exact is not None and (rows < 0).any():
+            out[rows < 0] = exact(codes[rows < 0])
+        return out
+    return values
+
+
 def profiling_rows(space, ctx: Context) -> np.ndarray:
     """Rows `single` needs measured: the base network and every one-block switch of N_avg."""
     switched = ctx.switched(ctx.avg).reshape(-1, len(ctx.num_choices))
     return np.unique(space.index(np.vstack([ctx.base[None, :], switched])))
 
 
-def deltas_single(y: np.ndarray, space, ctx: Context) -> np.ndarray:
+def deltas_single(y: np.ndarray, space, ctx: Context, exact: Callable | None = None) -> np.ndarray:
     """d[i, j] around N_avg (NaN when a needed network is not measured)."""
     m = len(ctx.num_choices)
     sw = ctx.switched(ctx.avg)
-    vals = y[space.index(sw.reshape(-1, m))].reshape(sw.shape[:2])  # (m, n): y(N_avg with i <- j)
+    vals = value_of(y, space, exact)(sw.reshape(-1, m)).reshape(sw.shape[:2])  # (m, n): y(N_avg with i <- j)
     return vals - vals[np.arange(m), ctx.base][:, None]
 
 
@@ -94,35 +130,46 @@ def block_sum(deltas: np.ndarray, anchor: float, codes: np.ndarray) -> np.ndarra
     return anchor + deltas[np.arange(m)[None, :], codes].sum(axis=1)
 
 
-def reference_predictions(y: np.ndarray, space, ctx: Context, rows: np.ndarray) -> dict[str, np.ndarray]:
+def marginal_anchor(y: np.ndarray, rows: np.ndarray, ctx: Context) -> float:
+    """The marginal model's value of the base network: mean + sum_i (mean over node i = base_i - mean)."""
+    codes, mean = ctx.codes[rows], float(np.mean(y[rows]))
+    return mean + float(sum(np.mean(y[rows][codes[:, i] == b]) - mean for i, b in enumerate(ctx.base)))
+
+
+def reference_predictions(y: np.ndarray, space, ctx: Context, rows: np.ndarray,
+                          exact: Callable | None = None) -> dict[str, np.ndarray]:
     """`single` and `full` predictions for `rows`, vectorised numpy straight from the truth array."""
-    anchor = float(y[int(space.index(ctx.base[None, :])[0])])
     codes = ctx.codes[rows]
-    return {"single": block_sum(deltas_single(y, space, ctx), anchor, codes),
-            "full": block_sum(deltas_full(y, rows, ctx), anchor, codes)}
+    anchor = float(value_of(y, space, exact)(ctx.base[None, :])[0])
+    whole = complete(space)
+    single = block_sum(deltas_single(y, space, ctx, exact), anchor, codes) if whole or exact is not None else \
+        np.full(rows.size, np.nan)
+    return {"single": single,
+            "full": block_sum(deltas_full(y, rows, ctx), anchor if whole else marginal_anchor(y, rows, ctx), codes)}
 
 
-def mathnas_predictions(y: np.ndarray, space, costs, rows: np.ndarray, metric: str = "latency"
-                        ) -> dict[str, np.ndarray]:
-    """The same predictions from mathnas.variants' own `single` and `full`.
-
-    Their profiler needs an accuracy metric; it gets a constant, as only `metric`'s tables are used."""
-    spec = SpaceSpec(num_choices=tuple(space.num_choices), costs=costs, name="nb201")
-
-    def truth(name, codes):
-        return np.ones(len(codes)) if name == "accuracy" else y[space.index(codes)]
+def mathnas_predictions(y: np.ndarray, space, costs, rows: np.ndarray, metric: str = "latency",
+                        exact: Callable | None = None) -> dict[str, np.ndarray]:
+    """The same predictions from mathnas.variants' own `single` and `full` (profiling `metric` only)."""
+    blocks = size_blocks(space, costs)
+    spec = SpaceSpec(num_choices=tuple(space.num_choices), name=space.name,
+                     costs=costs if costs is not None else BlockCosts(blocks, 0.0, blocks, 0.0))
+    values = value_of(y, space, exact)
 
     def profiler():
-        return Profiler(spec, FunctionEvaluator(truth, metrics=("accuracy", metric)), base="largest")
+        return Profiler(spec, FunctionEvaluator(lambda name, codes: values(codes), metrics=(metric,)), base="largest")
 
     codes = space.enumerate()[rows]
-    out = {"single": run_variant("single", profiler()).predict(codes)[metric]}
-    if rows.size == y.size:
+    whole = complete(space)
+    out = {"single": run_variant("single", profiler()).predict(codes)[metric] if whole or exact is not None else
+           np.full(rows.size, np.nan)}
+    if whole and rows.size == y.size:
         full = run_variant("full", profiler())
-    else:  # a measured sample: Eq. 3 over the rows we have (what mathnas' `sampled` does)
+    else:  # a measured sample or a table of samples: Eq. 3 over the rows we have (what mathnas' `sampled` does)
         prof = profiler()
-        blocks = prof.marginal(codes, {"accuracy": np.ones(rows.size), metric: y[rows]})
-        full = prof.tables(blocks, ref_flops=1.0, variant="full")
+        blocks = prof.marginal(codes, {metric: y[rows]})
+        anchor = None if whole else prof.marginal_anchor(codes, {metric: y[rows]})
+        full = prof.tables(blocks, ref_flops=1.0, variant="full", base_value=anchor)
     out["full"] = full.predict(codes)[metric]
     return out
 
@@ -139,19 +186,20 @@ def least_squares(y: np.ndarray, codes: np.ndarray, num_choices) -> np.ndarray:
 
 def _scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     if not np.all(np.isfinite(pred)):
-        return {"kendall_tau": float("nan"), "mape": float("nan"), "mse": float("nan")}
+        return {"kendall_tau": float("nan"), "mape": float("nan"), "mse": float("nan"), "r2": float("nan")}
     # Round away float noise (1e-9 of the scale): sums of equal terms in another order, or lstsq fits,
     # would otherwise split true ties (FLOPs, whole-ms phones) and lower Kendall tau-b spuriously.
     scale = float(np.max(np.abs(true))) or 1.0
     pred = np.round(pred / scale, 9) * scale
-    return {"kendall_tau": kendall_tau(pred, true), "mape": mape(pred, true), "mse": mse(pred, true)}
+    r2 = 1.0 - float(np.sum((true - pred) ** 2)) / max(float(np.sum((true - np.mean(true)) ** 2)), 1e-300)
+    return {"kendall_tau": kendall_tau(pred, true), "mape": mape(pred, true), "mse": mse(pred, true), "r2": r2}
 
 
 def evaluation_rows(y: np.ndarray, space, ctx: Context) -> np.ndarray:
-    """Every row of a complete table; on a measured sample the measured rows minus the profiling networks,
-    so `single` is never scored on the networks it was built from."""
+    """Every row of a complete table (or of a table of samples); on a measured sample of a complete table the
+    measured rows minus the profiling networks, so `single` is never scored on the networks it was built from."""
     rows = np.flatnonzero(np.isfinite(y))
-    if rows.size < y.size:
+    if rows.size < y.size and complete(space):
         rows = np.setdiff1d(rows, profiling_rows(space, ctx))
     if rows.size < 2 * sum(ctx.num_choices):
         raise HarnessError(f"additivity needs at least {2 * sum(ctx.num_choices)} measured architectures besides "
@@ -159,19 +207,22 @@ def evaluation_rows(y: np.ndarray, space, ctx: Context) -> np.ndarray:
     return rows
 
 
-def report(y: np.ndarray, space, costs, metric: str = "latency", implementation: str = "auto") -> list[dict]:
+def report(y: np.ndarray, space, costs, metric: str = "latency", implementation: str = "auto",
+           exact: Callable | None = None) -> list[dict]:
     """Scores of single, full and the least-squares ceiling against truth `y` (one value per row of `space`).
 
+    costs: the space's BlockCosts, or None (then its size index picks base and N_avg); exact: codes -> the
+    device's exact value for codes without a row (tables of samples; without it `single` is n/a there).
     implementation: "mathnas" (mathnas.variants, also "auto") or "numpy" (the reference here)."""
     y = np.asarray(y, dtype=np.float64)
-    ctx = context(space, costs.block_flops)
+    ctx = context(space, size_blocks(space, costs))
     rows = evaluation_rows(y, space, ctx)
     if implementation in ("auto", "mathnas"):
-        preds, used = mathnas_predictions(y, space, costs, rows, metric), "mathnas.variants"
+        preds, used = mathnas_predictions(y, space, costs, rows, metric, exact), "mathnas.variants"
     else:
-        preds, used = reference_predictions(y, space, ctx, rows), "analyses.additivity"
+        preds, used = reference_predictions(y, space, ctx, rows, exact), "analyses.additivity"
     true = y[rows]
     ceiling = _scores(least_squares(true, ctx.codes[rows], ctx.num_choices), true)
     return [{"metric": metric, "variant": v, **_scores(preds[v], true), "ceiling_kendall_tau": ceiling["kendall_tau"],
-             "ceiling_mape": ceiling["mape"], "ceiling_mse": ceiling["mse"], "rows": int(rows.size),
-             "implementation": used} for v in VARIANTS]
+             "ceiling_mape": ceiling["mape"], "ceiling_mse": ceiling["mse"], "ceiling_r2": ceiling["r2"],
+             "rows": int(rows.size), "implementation": used} for v in VARIANTS]

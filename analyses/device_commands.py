@@ -46,10 +46,11 @@ def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
 
     p = subparsers.add_parser("additivity", parents=parents,
                               help="is latency/energy additive over blocks? MathNAS block sums vs the truth")
+    p.add_argument("--space", default="nb201", help="search space (default nb201; also fbnet, ofa_mbv3, ...)")
     p.add_argument("--device", action="append", metavar="DEV",
-                   help="device profile (repeatable; default: every table profile of the data folder, "
-                        "plus local-cpu when measured)")
-    p.add_argument("--dataset", default="cifar10", help="dataset (default cifar10)")
+                   help="device profile (repeatable; default: every table profile of the space, plus local-cpu "
+                        "when measured on nb201)")
+    p.add_argument("--dataset", default=None, help="dataset (default: the space's first; nb201: cifar10)")
     p.add_argument("--cache", metavar="DIR", default=None, help="cache folder of local profiles")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=cmd_additivity)
@@ -123,10 +124,10 @@ def cmd_measure(args) -> int:
 
 
 # --- additivity ------------------------------------------------------------------------------------------
-def _default_devices(dataset: str, cache) -> list[str]:
-    """Every table profile covering the dataset, plus local-cpu when it has measurements for it."""
-    names = [p.name for p in profiles() if p.kind == "table" and p.covers("nb201", dataset)]
-    if len(local.read_cache(local.Config.here(dataset), local.cache_dir(cache))):
+def _default_devices(space: str, dataset: str, cache) -> list[str]:
+    """Every table profile covering the dataset, plus local-cpu when it has measurements for it (nb201)."""
+    names = [p.name for p in profiles() if p.kind == "table" and p.covers(space, dataset)]
+    if space == "nb201" and len(local.read_cache(local.Config.here(dataset), local.cache_dir(cache))):
         names.append(local.NAME)
     return names
 
@@ -153,27 +154,39 @@ def _values(profile, space, dataset: str, sources, cache, quiet: bool) -> dict[s
     return {"latency": local.measured_values(space, dataset, batch, threads, cache)}
 
 
-def additivity_rows(devices: list[str] | None, dataset: str, data=None, cache=None, quiet: bool = True,
-                    implementation: str = "auto") -> list[dict]:
+def _exact(profile, space, dataset: str, sources, metric: str):
+    """codes -> the device's exact `metric` for codes without a row (None unless the profile knows any code)."""
+    if not profile.answers_any_code(space.name):
+        return None
+    return lambda codes: profile.exact_values(space, dataset, codes, sources)[metric]
+
+
+def additivity_rows(devices: list[str] | None, dataset: str | None, data=None, cache=None, quiet: bool = True,
+                    implementation: str = "auto", space: str = "nb201") -> list[dict]:
     """The report as a list of {"device", "metric", "variant", "kendall_tau", "mape", "ceiling_kendall_tau", ...}."""
-    check_dataset(dataset)
     sources = Sources.of(data)
-    space = load_space("nb201", sources)
+    sp = load_space(space, sources)
+    dataset = next(iter(sp.tasks)) if dataset is None else dataset
+    if space == "nb201":
+        check_dataset(dataset)
+    elif dataset not in sp.tasks:
+        raise unknown_name(f"dataset of space {space}", dataset, sp.tasks)
     explicit = devices is not None
-    names = list(dict.fromkeys(devices)) if explicit else _default_devices(dataset, cache)
-    costs = space.block_costs(dataset)
+    names = list(dict.fromkeys(devices)) if explicit else _default_devices(space, dataset, cache)
+    costs = sp.block_costs(dataset)
     out = []
     for name in names:
         profile = get_profile(name, sources)
         try:
-            values = _values(profile, space, dataset, sources, cache, quiet)
+            values = _values(profile, sp, dataset, sources, cache, quiet)
         except HarnessError:
             if explicit:
                 raise
             continue  # default set: skip table profiles this data folder or dataset lacks
         for metric, y in values.items():
-            for r in additivity.report(y, space, costs, metric, implementation):
-                out.append({"device": name, "dataset": dataset, **r})
+            exact = _exact(profile, sp, dataset, sources, metric)
+            for r in additivity.report(y, sp, costs, metric, implementation, exact=exact):
+                out.append({"device": name, "space": space, "dataset": dataset, **r})
     return out
 
 
@@ -184,16 +197,18 @@ def _fmt(x: float, pct: bool = False) -> str:
 
 
 def cmd_additivity(args) -> int:
-    rows = additivity_rows(args.device, args.dataset, args.sources, args.cache, quiet=args.json)
+    rows = additivity_rows(args.device, args.dataset, args.sources, args.cache, quiet=args.json, space=args.space)
     if args.json:
-        print_json([{k: r[k] for k in ("device", "metric", "variant", "kendall_tau", "mape", "ceiling_kendall_tau",
-                                       "ceiling_mape", "mse", "ceiling_mse", "rows", "implementation")} for r in rows])
+        print_json([{k: r[k] for k in ("device", "space", "dataset", "metric", "variant", "kendall_tau", "mape",
+                                       "ceiling_kendall_tau", "ceiling_mape", "mse", "ceiling_mse", "ceiling_r2",
+                                       "rows", "implementation")} for r in rows])
         return 0
-    print(f"additivity on {args.dataset}: Kendall tau / MAPE of MathNAS block sums vs the truth; "
-          f"ceiling = best additive model (least squares); block sums by "
+    where = rows[0]["dataset"] if rows else args.dataset
+    print(f"additivity on {args.space}/{where}: Kendall tau / MAPE of MathNAS block sums vs the truth; "
+          f"ceiling = best additive model (least squares, R^2); block sums by "
           f"{rows[0]['implementation'] if rows else 'n/a'}")
     print(f"{'device':18s} {'metric':8s} {'rows':>6s}  {'single tau':>10s} {'MAPE':>7s}  {'full tau':>8s} {'MAPE':>7s}"
-          f"  {'ceiling tau':>11s} {'MAPE':>7s}")
+          f"  {'ceiling tau':>11s} {'MAPE':>7s} {'R^2':>6s}")
     by_key: dict[tuple[str, str], dict[str, dict]] = {}
     for r in rows:
         by_key.setdefault((r["device"], r["metric"]), {})[r["variant"]] = r
@@ -201,7 +216,7 @@ def cmd_additivity(args) -> int:
         s, f = v["single"], v["full"]
         print(f"{device:18s} {metric:8s} {s['rows']:6d}  {_fmt(s['kendall_tau']):>10s} {_fmt(s['mape'], True):>7s}"
               f"  {_fmt(f['kendall_tau']):>8s} {_fmt(f['mape'], True):>7s}"
-              f"  {_fmt(s['ceiling_kendall_tau']):>11s} {_fmt(s['ceiling_mape'], True):>7s}")
+              f"  {_fmt(s['ceiling_kendall_tau']):>11s} {_fmt(s['ceiling_mape'], True):>7s} {_fmt(s['ceiling_r2']):>6s}")
     if not rows:
         print("no device has data for this dataset", file=sys.stderr)
     return 0

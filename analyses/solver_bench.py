@@ -3,8 +3,9 @@
 A family is a function `(seed, sources=None) -> list[ChoiceProblem]`, registered by entry point (group
 mathnas_bench.families). Built in: `small` (enumerable, mixed objectives, skip choices, infeasible ones),
 `nb201-shape` (synthetic 6 nodes x 5 choices, ratio objective, 1-2 limits), `scale` (synthetic,
-m 10..200, n 5..50, 2 limits) and `nb201` (the MathNAS ILPs of NAS-Bench-201: real block tables, real
-latency limits).
+m 10..200, n 5..50, 2 limits), `nb201` (the MathNAS ILPs of NAS-Bench-201: real block tables, real
+latency limits) and `fbnet` (22 x 9, the exact per-layer latency tables of four real devices as
+constraints; 9^22 codes, so the reference is the best proven optimum).
 
 The reference answer of an instance is the enumeration optimum when the space has at most
 `ENUM_REFERENCE_LIMIT` codes, else the best objective any backend proved optimal.
@@ -25,9 +26,12 @@ from core.errors import HarnessError, unknown_name
 from core.files import atomic_write_bytes, ensure_dir
 from core.oracle import Oracle
 from core.registry import FAMILIES
+from devices.help_tables import LUT_DEVICES, lookup_tables
 from evaluation.groundtruth import ground_truth
 from mathnas.method import MathNAS
 from solvers import ChoiceProblem, Constraint, backend_names, solve
+from spaces import fbnet as fbnet_space
+from spaces import load_space
 from spaces.synthetic import SyntheticSpace, make_space
 
 ENUM_REFERENCE_LIMIT = 2_000_000
@@ -119,6 +123,34 @@ def nb201(seed: int, sources=None, variant: str = "single") -> list[ChoiceProble
                 if gt.energy is not None:
                     limits["energy"] = float(np.quantile(gt.energy, q))
                 problems.append(method.problem(limits, name=f"mathnas-nb201/{dataset}/{device}/q{q:g}"))
+    return problems
+
+
+FBNET_QUANTILES = (0.1, 0.5, 0.9)
+
+
+def fbnet(seed: int, sources=None) -> list[ChoiceProblem]:
+    """FBNet on four real devices: 22 layers x 9 choices (198 binaries), 13 instances.
+
+    Constraints are the devices' exact latency, base + sum of per-layer lookup-table entries (fpga, eyeriss,
+    pixel3, raspi4; devices.help_tables), with the limit at the 0.1/0.5/0.9 quantile of the 5,000 samples'
+    latency: one instance per (device, quantile), and one with all four limits at the median. Objective: FBNet
+    has no accuracy and no validated FLOPs, so the instances maximise its declared size index (the space's
+    `size_proxy`: sum over layers of expansion x kernel^2, skip 0): the biggest network within the latency
+    budget, a linear surrogate of capacity. The seed changes nothing: the instances are the data's own."""
+    space = load_space(fbnet_space.FBNetSpace.name, sources)
+    luts = lookup_tables(sources)
+    measured = fbnet_space.load_tables(sources).latency
+    num = space.size_proxy()
+
+    def limit(device: str, q: float) -> Constraint:
+        lut = luts[device]
+        return Constraint(f"latency:{device}", tuple(lut.table), float(np.quantile(measured[device], q)), lut.base)
+
+    problems = [ChoiceProblem(num=num, constraints=(limit(d, q),), name=f"fbnet/{d}/q{q:g}")
+                for d in LUT_DEVICES for q in FBNET_QUANTILES]
+    problems.append(ChoiceProblem(num=num, constraints=tuple(limit(d, 0.5) for d in LUT_DEVICES),
+                                  name="fbnet/all-four/q0.5"))
     return problems
 
 

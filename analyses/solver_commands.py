@@ -1,4 +1,4 @@
-"""CLI: `mathnas-bench solvers --instances {nb201,nb201-shape,scale,small} [--backends a,b] [--time-limit S]
+"""CLI: `mathnas-bench solvers --instances {nb201,nb201-shape,scale,small,fbnet} [--backends a,b] [--time-limit S]
 [--ratio M] [--json] [--out DIR] [--seed N]`."""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def register(subparsers, common=None) -> argparse.ArgumentParser:
         description="Solve instance families with every ILP backend; report median/max time, status counts "
                     "and agreement with the best known answer (enumeration where possible).")
     p.add_argument("--instances", default="small", metavar="FAMILY[,FAMILY]",
-                   help="instance families: nb201, nb201-shape, scale, small (default small)")
+                   help="instance families: nb201, nb201-shape, scale, small, fbnet (default small)")
     p.add_argument("--backends", default=None, metavar="A,B",
                    help="backends to run (default: all registered; unavailable ones are reported as such)")
     p.add_argument("--time-limit", type=float, default=10.0, metavar="S", help="seconds per solve (default 10)")

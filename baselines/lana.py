@@ -10,6 +10,12 @@ subject to predicted costs <= limits", solved by any registered backend (`solver
 The core (`teacher_code`, `BlockSum.fit`) takes only the choice counts and evaluator callables, so it
 works on any modular space. A space without FLOPs (NAS-Bench-Graph) gets the largest-params teacher, or every
 node's first choice when it has no params either; picks without a row (a space's `valid`) are cut off the ILP.
+
+Hardware-only spaces (FBNet, OFA: no accuracy, no exact FLOPs) get latency/energy predictors only, around
+the teacher with the largest size index (`size_proxy`, e.g. expansion x kernel^2 summed over layers: per
+node the choice with the largest index, ties to the lowest choice). Its swaps lie outside a table of
+samples, so LANA runs only where the device answers any code (FBNet's lookup-table devices) and is refused
+in one line elsewhere.
 """
 from __future__ import annotations
 
@@ -68,6 +74,11 @@ def swappable(teacher, num_choices, size: Evaluator, valid=None) -> np.ndarray:
     raise HarnessError("lana: no teacher whose one-block swaps all have a row")
 
 
+def proxy_teacher(size_proxy) -> np.ndarray:
+    """The network with the largest size index: per node the choice with the largest index (ties: lowest)."""
+    return np.array([int(np.argmax(np.asarray(b, dtype=np.float64))) for b in size_proxy], dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class BlockSum:
     """value(code) = base + sum_i deltas[i][code[i]], with deltas[i][teacher[i]] = 0."""
@@ -114,15 +125,25 @@ class LANA(MethodBase):
         """Score every block choice around the teacher: 1 + sum(n_i - 1) evaluations (25 on NAS-Bench-201)."""
         nc = tuple(oracle.space.num_choices)
         need = evaluations_needed(nc)
+        accuracy = oracle.has("accuracy")
         allowed = resolve_budget(oracle, default=need)
-        if allowed < need:
+        if accuracy and allowed < need:
             raise BudgetExhausted(f"lana needs {need} evaluations (the teacher and one per other block choice), "
                                f"the budget allows {allowed}")
         size = next((getattr(oracle, m) for m in FREE_METRICS if oracle.has(m)), None)
         valid = getattr(oracle.space, "valid", None)
-        teacher = teacher_code(nc, size, valid) if size is not None else \
-            swappable(np.zeros(len(nc), dtype=np.int64), nc, lambda c: np.zeros(len(c)), valid)
-        self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)}
+        if size is not None:
+            teacher = teacher_code(nc, size, valid)
+        elif callable(getattr(oracle.space, "size_proxy", None)):
+            teacher = proxy_teacher(oracle.space.size_proxy(oracle.dataset))
+        else:
+            teacher = swappable(np.zeros(len(nc), dtype=np.int64), nc, lambda c: np.zeros(len(c)), valid)
+        swaps, answerable = swap_codes(teacher, nc)[0], getattr(oracle, "answerable", None)
+        if callable(answerable) and not answerable(swaps).all():
+            raise HarnessError(f"lana needs the {len(swaps)} one-block swaps of its teacher, which "
+                               f"{oracle.space.name}/{oracle.dataset} on device {oracle.device!r} cannot answer "
+                               f"(not among the table's search rows, and the device knows no other code exactly)")
+        self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)} if accuracy else {}
         self.unmeasured = []
         for metric in HW_METRICS:
             if oracle.has(metric):
@@ -131,6 +152,9 @@ class LANA(MethodBase):
                     self.predictors[metric] = p
                 else:   # a live/user profile without these networks measured
                     self.unmeasured.append(metric)
+        if not self.predictors:
+            raise HarnessError(f"lana: device {oracle.device!r} gives no latency/energy and the space no accuracy")
+        self.teacher = teacher
         for metric in FREE_METRICS:
             if oracle.has(metric):
                 self.predictors[metric] = BlockSum.fit(teacher, nc, getattr(oracle, metric))
@@ -142,6 +166,8 @@ class LANA(MethodBase):
         return {m: p(codes) for m, p in self.predictors.items() if m in ("accuracy",) + HW_METRICS}
 
     def choice_problem(self, limits: dict[str, float]):
+        if "accuracy" not in self.predictors:
+            raise HarnessError("lana searches for the most accurate network; this space has no accuracy")
         acc = self.predictors["accuracy"]
         constraints = []
         for metric, limit in limits.items():
@@ -157,7 +183,7 @@ class LANA(MethodBase):
         sol = solve(self.choice_problem(problem.limits), backend=self.solver, time_limit=self.time_limit,
                     valid=getattr(oracle.space, "valid", None))
         extra = {"solver": sol.backend, "solver_status": sol.status, "solver_seconds": sol.seconds,
-                 "teacher": oracle.space.decode(self.predictors["accuracy"].teacher)}
+                 "teacher": oracle.space.decode(self.teacher)}
         if sol.code is None:
             return SearchResult(None, {}, {**extra, "reason": sol.reason or f"solver status {sol.status}"})
         code = np.asarray(sol.code, dtype=np.int64)

@@ -11,6 +11,11 @@ and cost what the regime says, the same for every method of a table:
 
 FLOPs and params are analytic and free. Searchers report their incumbent with `incumbent(code)` whenever
 it changes; with the evaluation order this gives the anytime trajectory the reports compare at equal budgets.
+
+Where the task splits rows (hardware-only tasks, core.truth), a row outside the search split is refused in
+one line, so a method never sees what it is scored on. Where the ground truth can answer codes WITHOUT a
+row (`GroundTruth.outside`: a device that knows any code exactly), hardware queries of such codes are
+answered and counted as distinct measurements exactly like rows, under the same budget and regime.
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ class Oracle:
         self.hw_budget = None if hw_budget is None else check_int("hardware budget", hw_budget, 0)
         self._seen = np.zeros(gt.size, dtype=bool)
         self._hw_seen = np.zeros(gt.size, dtype=bool)
+        self._hw_outside: set[bytes] = set()  # distinct codes without a row whose hardware was revealed
         self.evaluated: list[int] = []       # rows in the order they were first evaluated
         self.hw_at_eval: list[int] = []      # hardware measurements made before each of those evaluations
         self.incumbents: list[dict] = []     # {"evaluations", "hw_queries", "row"} each time a searcher's best changes
@@ -69,6 +75,51 @@ class Oracle:
     def rows(self, codes) -> np.ndarray:
         return self.gt.space.index(codes)
 
+    def search_codes(self) -> np.ndarray:
+        """Codes of every row a method may query (the search split's rows; all rows without a split)."""
+        codes = self.gt.codes
+        return codes if self.gt.search_rows is None else codes[self.gt.search_rows]
+
+    def answerable(self, codes) -> np.ndarray:
+        """Whether the hardware of each code can be asked: a search-split row, or any valid code the device
+        knows exactly (`GroundTruth.outside`); False for a code that is no architecture. Asking is free."""
+        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+        find = getattr(self.gt.space, "lookup", self.rows)
+        try:
+            rows = find(codes)
+        except HarnessError:      # some code is no architecture of the space: -2 for those
+            rows = np.array([_row_or(find, c, -2) for c in codes], dtype=np.int64)
+        ok = rows >= 0
+        if self.gt.search_rows is not None:
+            ok[ok] = self.gt.search_rows[rows[ok]]
+        if self.gt.outside is not None:
+            ok |= rows == -1
+        return ok
+
+    def _table_rows(self, codes) -> np.ndarray:
+        """Rows of `codes` where only the table's rows can be answered (one line naming the device if not)."""
+        if not hasattr(self.gt.space, "lookup"):
+            return self.rows(codes)
+        rows = self.gt.space.lookup(codes)
+        if np.any(rows < 0):
+            code = np.atleast_2d(np.asarray(codes, dtype=np.int64))[int(np.argmax(rows < 0))]
+            raise HarnessError(f"{self.space.name}/{self.dataset}: device {self.device!r} knows only the table's "
+                               f"{self.gt.size:,} sampled architectures, and {self.space.decode(code)} is not one "
+                               f"of them (a method that needs other codes cannot run on this device)")
+        return rows
+
+    def _check_split(self, rows: np.ndarray) -> None:
+        """Refuse rows outside the search split (hardware-only tasks: the rows results are scored on)."""
+        allowed = self.gt.search_rows
+        if allowed is None or rows.size == 0 or allowed[rows].all():
+            return
+        bad = int(rows[np.argmin(allowed[rows])])
+        task = self.gt.task
+        split = f" {task.score_split!r}" if task is not None else ""
+        search = f" the {task.search_split!r} split:" if task is not None else ""
+        raise HarnessError(f"{self.space.name}/{self.dataset}: row {bad} belongs to the score split{split}; methods "
+                           f"may query only{search} {int(allowed.sum()):,} of {allowed.size:,} rows")
+
     def flops(self, codes) -> np.ndarray:
         return self.gt.metric("flops")[self.rows(codes)]
 
@@ -83,8 +134,8 @@ class Oracle:
 
     @property
     def hw_queries(self) -> int:
-        """Distinct architectures whose hardware metrics were revealed."""
-        return int(self._hw_seen.sum())
+        """Distinct architectures whose hardware metrics were revealed (rows and codes without a row)."""
+        return int(self._hw_seen.sum()) + len(self._hw_outside)
 
     @property
     def spent(self) -> float:
@@ -107,6 +158,7 @@ class Oracle:
         if self.gt.search_accuracy is None:
             raise HarnessError(f"space {self.space.name!r} has no accuracy (hardware costs only)")
         rows = self.rows(codes)
+        self._check_split(rows)
         new = np.unique(rows[~self._seen[rows]])
         if self.budget is not None and self.spent + new.size > self.budget + 1e-9:
             raise BudgetExhausted(f"evaluation budget of {self.budget} exhausted ({self._used()}, "
@@ -125,16 +177,35 @@ class Oracle:
         if metric not in HW_METRICS:
             raise HarnessError(f"unknown hardware metric {metric!r}; valid: {', '.join(HW_METRICS)}")
         values = self.gt.metric(metric)
-        rows = self.rows(codes)
-        new = np.unique(rows[~self._hw_seen[rows]])
-        if self.hw_budget is not None and self.hw_queries + new.size > self.hw_budget:
+        if self.gt.outside is None:
+            rows = self._table_rows(codes)
+        else:
+            codes = self.gt.space.check_codes(codes) if hasattr(self.gt.space, "check_codes") else \
+                np.atleast_2d(np.asarray(codes, dtype=np.int64))
+            rows = self.gt.space.lookup(codes)
+        inside = rows >= 0
+        self._check_split(rows[inside])
+        new = np.unique(rows[inside][~self._hw_seen[rows[inside]]])
+        fresh = [] if inside.all() else \
+            list(dict.fromkeys(k for k in _keys(codes[~inside]) if k not in self._hw_outside))
+        asked = new.size + len(fresh)
+        if self.hw_budget is not None and self.hw_queries + asked > self.hw_budget:
             raise BudgetExhausted(f"hardware budget of {self.hw_budget} distinct measurements exhausted "
-                                  f"({self.hw_queries} used, {new.size} more asked; regime {self.regime})")
-        if self.budget is not None and self.hw_cost and self.spent + self.hw_cost * new.size > self.budget + 1e-9:
+                                  f"({self.hw_queries} used, {asked} more asked; regime {self.regime})")
+        if self.budget is not None and self.hw_cost and self.spent + self.hw_cost * asked > self.budget + 1e-9:
             raise BudgetExhausted(f"budget of {self.budget} exhausted by hardware measurements at "
-                                  f"{self.hw_cost:g} evaluation each ({self._used()}, {new.size} more asked)")
+                                  f"{self.hw_cost:g} evaluation each ({self._used()}, {asked} more asked)")
+        out = np.empty(rows.size, dtype=np.float64)
+        out[inside] = values[rows[inside]]
+        if not inside.all():
+            off = np.asarray(self.gt.outside(metric, codes[~inside]), dtype=np.float64).reshape(-1)
+            if off.shape[0] != int((~inside).sum()):
+                raise HarnessError(f"device {self.device!r}: {off.shape[0]} {metric} values for "
+                                   f"{int((~inside).sum())} codes outside the table")
+            out[~inside] = off
         self._hw_seen[new] = True
-        return values[rows].copy()
+        self._hw_outside.update(fresh)
+        return out
 
     def latency(self, codes) -> np.ndarray:
         return self.hardware("latency", codes)
@@ -153,3 +224,16 @@ class Oracle:
         if self.incumbents and self.incumbents[-1]["row"] == row:
             return
         self.incumbents.append({"evaluations": self.queries, "hw_queries": self.hw_queries, "row": row})
+
+
+def _keys(codes: np.ndarray) -> list[bytes]:
+    """One hashable key per code (codes without a row are counted by value)."""
+    codes = np.ascontiguousarray(np.atleast_2d(codes), dtype=np.int64)
+    return [c.tobytes() for c in codes]
+
+
+def _row_or(find, code: np.ndarray, default: int) -> int:
+    try:
+        return int(find(code[None])[0])
+    except HarnessError:
+        return default

@@ -32,6 +32,9 @@ class Task:
 
     `search_split` is what the Oracle reveals to methods; `score_split` is what results are scored on.
     They differ where the benchmark has both (e.g. NAS-Bench-Graph: search on valid, score on test).
+    On a hardware-only task (`has_accuracy=False`: FBNet, OFA) there is no accuracy column to split, so the
+    splits name ROWS of the table (the space's `split_mask(dataset, split)`): e.g. HELP's protocol, methods
+    query rows of "train" (the first 4,000 samples) and are scored on rows of "test" (the last 1,000).
     Everything in the harness maximises: `space.accuracy` returns values oriented so that higher is better
     (a lower-is-better metric such as a loss is negated there), and `raw` turns them back for display."""
 
@@ -121,6 +124,14 @@ class Space(Protocol):
     def accuracy(self, dataset: str, split: str) -> np.ndarray: ...   # per row, oriented (higher is better)
 
     # Optional capabilities (checked with hasattr by the methods that need them):
+    #   lookup(codes) -> rows, -1 for a valid code the table has no row for (spaces whose rows are published
+    #       samples of a larger space: FBNet, OFA); `index` keeps refusing such codes in one line
+    #   split_mask(dataset, split) -> bool mask over the rows (hardware-only tasks: which rows a split holds)
+    #   size_proxy(dataset) -> per-node arrays of a per-choice size index, where exact FLOPs/params are not
+    #       known (`block_costs` is None): used to pick "largest"/"average" choices (MathNAS's base and N_avg,
+    #       LANA's teacher) and as the objective of hardware-only optima; never reported as FLOPs
+    #   skip_groups: tuples of nodes whose last choice is "skip", in Eq. 9 order WITHIN each group (OFA's
+    #       stages); `skip_from` stays None there until the solvers take per-group skips
     #   graph(codes, prune) -> (adjacency (K, N, N) bool, node types (K, N) int, -1 = absent); num_node_types
     #       the space's own graph, for BRP-NAS's GCN
     #   valid(codes) -> bool array: which codes of the product space have a row (e.g. NAS-Bench-Graph's all-skip
@@ -143,7 +154,10 @@ class DeviceProfile:
     `loader(space, dataset, sources) -> {metric: array over the space's rows}`; NaN means "not measured":
     never feasible, never scored. Capabilities instead of kind strings: `live` profiles measure on this
     machine on demand (`measurer(space, dataset, rows, sources) -> values of those rows`), the others
-    only read. `coverage` maps each space the profile serves to the datasets it covers (None = all)."""
+    only read. `coverage` maps each space the profile serves to the datasets it covers (None = all).
+    `exact` maps a space to `fn(space, dataset, codes, sources) -> {metric: values}` when the profile knows
+    the exact value of ANY code of that space, row or not (FBNet's per-layer lookup tables): the Oracle then
+    answers codes outside the table's rows too (counted like the others)."""
 
     name: str
     kind: str                      # descriptive: table, analytic, live, file
@@ -156,6 +170,7 @@ class DeviceProfile:
     note: str = ""
     live: bool = False
     measurer: Callable[..., np.ndarray] | None = field(default=None, repr=False, compare=False)
+    exact: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
         given = dict(self.units or {})
@@ -181,6 +196,17 @@ class DeviceProfile:
         self.check_covers(space.name, dataset)
         return self.loader(space, dataset, sources)
 
+    def answers_any_code(self, space: str) -> bool:
+        """Whether the profile gives exact values for codes outside `space`'s table rows (capability `exact`)."""
+        return space in self.exact
+
+    def exact_values(self, space, dataset: str, codes, sources) -> dict[str, np.ndarray]:
+        """Exact values of any codes of `space` (profiles with the `exact` capability for it only)."""
+        self.check_covers(space.name, dataset)
+        if space.name not in self.exact:
+            raise HarnessError(f"device {self.name!r} knows only the measured architectures of space {space.name!r}")
+        return self.exact[space.name](space, dataset, codes, sources)
+
     def measure(self, space, dataset: str, rows, sources) -> np.ndarray:
         """Measure `rows` now (live profiles only) and return their latency."""
         if not self.live:
@@ -193,6 +219,7 @@ class DeviceProfile:
                 "units": dict(self.units), "resolution_ms": self.resolution_ms,
                 "datasets": "all" if nb201 is None else list(nb201),   # NAS-Bench-201's, as before spaces
                 "spaces": {s: (list(d) if d else "all") for s, d in self.coverage.items()},
+                "any_code": sorted(self.exact),
                 "source": self.source, "note": self.note}
 
 

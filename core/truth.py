@@ -3,10 +3,16 @@
 Arrays are aligned with `space.enumerate()`. `accuracy` is the score split (what results are scored on),
 `search_accuracy` the split methods may see through the Oracle (the same array where the benchmark has
 only one). Live and user device profiles leave unmeasured rows NaN: never feasible, never on a front.
+
+Hardware-only tasks split ROWS instead (core.protocols.Task): `search_rows` marks the rows a method may
+query, `score_rows` those results are scored on (None: every row). Where the table holds only published
+samples of a larger space, `outside(metric, codes)` gives the exact value of codes WITHOUT a row when the
+device knows it (FBNet's lookup tables); None: such codes cannot be answered.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -33,6 +39,9 @@ class GroundTruth:
     units: dict = field(default_factory=dict)
     device_live: bool = False
     sources: object = None             # the core.sources.Sources it was read from (live profiles measure there)
+    search_rows: np.ndarray | None = None   # bool per row: a method may query it (None: all rows)
+    score_rows: np.ndarray | None = None    # bool per row: results are scored on it (None: all rows)
+    outside: Callable[[str, np.ndarray], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self.search_accuracy is None:
@@ -47,6 +56,17 @@ class GroundTruth:
                                        f"expected ({self.space.size},)")
                 a.setflags(write=False)
                 object.__setattr__(self, name, a)
+        for name in ("search_rows", "score_rows"):
+            a = getattr(self, name)
+            if a is not None:
+                a = np.asarray(a, dtype=bool)
+                if a.shape != (self.space.size,) or not a.any():
+                    raise HarnessError(f"{self.space.name}/{self.dataset}: {name} must mark some of the "
+                                       f"{self.space.size} rows, got shape {a.shape}")
+                a.setflags(write=False)
+                object.__setattr__(self, name, a)
+        if self.outside is not None and not hasattr(self.space, "lookup"):
+            raise HarnessError(f"space {self.space.name!r}: answering codes outside the table needs `lookup`")
 
     @property
     def codes(self) -> np.ndarray:
@@ -78,6 +98,10 @@ class GroundTruth:
             if values is not None:
                 mask &= ~np.isnan(values)
         return mask
+
+    def scored_mask(self) -> np.ndarray:
+        """Rows results are scored on: the score split's rows (all rows where the task has none)."""
+        return np.ones(self.size, dtype=bool) if self.score_rows is None else self.score_rows.copy()
 
     def feasible_mask(self, limits: dict) -> np.ndarray:
         """Rows meeting every limit, among the measured rows (an unmeasured row is never called feasible)."""

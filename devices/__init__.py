@@ -53,7 +53,7 @@ def _merge(a: DeviceProfile, b: DeviceProfile, entries: str) -> DeviceProfile:
     return DeviceProfile(a.name, a.kind if a.kind == b.kind else f"{a.kind}+{b.kind}", metrics,
                          f"{a.source}; {b.source}", load, coverage={**a.coverage, **b.coverage},
                          units={**b.units, **a.units}, resolution_ms=a.resolution_ms or b.resolution_ms,
-                         note="; ".join(n for n in (a.note, b.note) if n))
+                         note="; ".join(n for n in (a.note, b.note) if n), exact={**a.exact, **b.exact})
 
 
 @lru_cache(maxsize=32)

@@ -29,7 +29,8 @@ def predict_report(method: str, dataset: str, device: str, seed: int = 0, budget
                    hw_budget: int | None = None, hw_cost: float = 0.0, entry: str | None = None, **params) -> dict:
     """Fit a predictor through a budgeted oracle, predict every row of the space, score each metric.
 
-    Scores use every row whose truth is known (live/user devices: the measured rows, counted in `n`).
+    Scores use every row whose truth is known (live/user devices: the measured rows, counted in `n`) and, on
+    tasks that split rows (hardware-only spaces), only the score split's rows (`split` names it).
     With `sample_size`, a seeded sample of (true, predicted) pairs is kept for scatter plots."""
     gt = ground_truth(dataset, device, data, space=space)
     m = make_method(method, seed=seed, entry=entry, **params)
@@ -50,10 +51,12 @@ def predict_report(method: str, dataset: str, device: str, seed: int = 0, budget
         pred, true = np.asarray(predictions[metric], dtype=np.float64), gt.metric(metric)
         if pred.shape != true.shape:
             raise HarnessError(f"method {method!r} predicted {pred.shape[0]} {metric} values for {true.shape[0]} rows")
-        known = np.isfinite(true)
+        known = np.isfinite(true) & gt.scored_mask()
         if not known.any():
             raise HarnessError(f"device {device!r} has no measured {metric} to score against")
         out[metric] = {**prediction_scores(pred[known], true[known]), "n": int(known.sum())}
+        if gt.score_rows is not None:
+            out[metric]["split"] = gt.task.score_split
         rows = sample[known[sample]]
         pairs[metric] = {"rows": rows.tolist(), "true": true[rows].tolist(), "pred": pred[rows].tolist()}
     out.update({"queries": oracle.queries, "hw_queries": oracle.hw_queries, "fit_seconds": fit_seconds,
@@ -130,6 +133,9 @@ def search_report(method: str, problem: Problem, seed: int = 0, budget: int | No
                   entry: str | None = None, **params) -> dict:
     """Run a searcher, then re-score what it found with ground truth (regret vs the exact optimum)."""
     gt = ground_truth(problem.dataset, problem.device, data, space=problem.space)
+    if gt.accuracy is None:
+        raise HarnessError(f"search maximises accuracy, and {problem.space}/{problem.dataset} has none (hardware "
+                           f"costs only): use predict, optimum or devices additivity there")
     best = optimum(gt, problem.limits)  # raises a clear error for limits nobody meets
     m = make_method(method, seed=seed, entry=entry, **params)
     if not callable(getattr(m, "search", None)):

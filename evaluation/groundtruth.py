@@ -3,6 +3,11 @@
 `ground_truth(dataset, device, sources, space=...)` puts a space's tables and a device profile together
 into one read-only core.truth.GroundTruth (once per process). Everything a method finds is scored
 against `optimum` and `pareto_front`; nothing here is estimated.
+
+Hardware-only tasks (FBNet, OFA: no accuracy) take their row splits from the space (`split_mask`), and a
+device that knows any code exactly (`DeviceProfile.exact`) answers codes outside the table. Their
+`optimum` maximises the space's declared size index (`size_proxy`: the biggest network that meets the
+limits; ties go to the lower latency, then the lower row); without one it is refused in one line.
 """
 from __future__ import annotations
 
@@ -52,6 +57,17 @@ def _ground_truth(space_name: str, dataset: str, device: str, sources: Sources) 
     published = space.row_costs(dataset) if costs is None and hasattr(space, "row_costs") else {}
     units = {m: profile.units.get(m, UNITS[m]) for m in hw}
     units["accuracy"] = task.unit
+    rows = {}
+    if not task.has_accuracy and hasattr(space, "split_mask"):
+        rows = {"search_rows": space.split_mask(dataset, task.search_split),
+                "score_rows": space.split_mask(dataset, task.score_split)}
+    outside = None
+    if profile.answers_any_code(space.name):
+        def outside(metric: str, codes) -> np.ndarray:
+            values = profile.exact_values(space, dataset, codes, sources)
+            if metric not in values:
+                raise HarnessError(f"device {device!r} has no exact {metric} for codes outside the table")
+            return np.asarray(values[metric], dtype=np.float64)
     return GroundTruth(
         space=space, dataset=dataset, device=device, task=task,
         accuracy=space.accuracy(dataset, task.score_split) if task.has_accuracy else None,
@@ -59,7 +75,7 @@ def _ground_truth(space_name: str, dataset: str, device: str, sources: Sources) 
         flops=published.get("flops") if costs is None else costs.flops(codes),
         params=published.get("params") if costs is None else costs.params(codes),
         latency=hw.get("latency"), energy=hw.get("energy"), units=units, device_live=profile.live,
-        sources=sources)
+        sources=sources, outside=outside, **rows)
 
 
 ground_truth.cache_clear = _ground_truth.cache_clear
@@ -77,17 +93,34 @@ def feasible_mask(gt: GroundTruth, limits: dict[str, float]) -> np.ndarray:
 class Optimum:
     row: int
     arch: str
-    accuracy: float
+    accuracy: float | None             # None on hardware-only tasks
     latency: float | None
     energy: float | None
     flops: float | None
     params: float | None
     feasible_count: int
+    objective: str = "accuracy"        # what was maximised (hardware-only tasks: the size index)
+    objective_value: float | None = None
 
     def as_dict(self) -> dict:
         return {"arch": self.arch, "arch_index": self.row, "accuracy": self.accuracy, "latency": self.latency,
                 "energy": self.energy, "flops": self.flops, "params": self.params,
-                "feasible_count": self.feasible_count}
+                "feasible_count": self.feasible_count, "objective": self.objective,
+                "objective_value": self.accuracy if self.objective_value is None else self.objective_value}
+
+
+SIZE_OBJECTIVE = "size index (the space's size_proxy)"
+
+
+def size_index(gt: GroundTruth) -> np.ndarray:
+    """Per row, the space's declared size index: the objective of hardware-only optima."""
+    proxy = getattr(gt.space, "size_proxy", None)
+    if proxy is None:
+        raise HarnessError(f"{gt.space.name}/{gt.dataset} has no accuracy and the space declares no size index: "
+                           f"there is nothing to maximise (hardware costs only)")
+    blocks = proxy(gt.dataset)
+    codes = gt.codes
+    return sum(np.asarray(b, dtype=np.float64)[codes[:, i]] for i, b in enumerate(blocks))
 
 
 def metric_units(gt: GroundTruth, metric: str) -> str:
@@ -114,19 +147,29 @@ def _value(gt: GroundTruth, metric: str, row: int) -> float | None:
 
 
 def optimum(gt: GroundTruth, limits: dict[str, float] | None = None) -> Optimum:
-    """The most accurate architecture meeting every limit (ties: lowest row)."""
+    """The most accurate architecture meeting every limit (ties: lowest row).
+
+    Hardware-only tasks: the biggest of the table's rows by the space's size index (ties: lower latency, then
+    lowest row)."""
     limits = check_limits(limits)
+    objective = size_index(gt) if gt.accuracy is None else None
     for metric in limits:
         gt.metric(metric)  # a limit on a metric the device lacks is a clear error
     mask = gt.feasible_mask(limits)
     count = int(mask.sum())
     if count == 0:
         raise HarnessError(infeasible_message(gt, limits))
-    acc = gt.metric("accuracy")
-    row = int(np.argmax(np.where(mask, acc, -np.inf)))
-    return Optimum(row=row, arch=gt.space.decode(gt.codes[row]), accuracy=float(acc[row]),
-                   latency=_value(gt, "latency", row), energy=_value(gt, "energy", row),
-                   flops=_value(gt, "flops", row), params=_value(gt, "params", row), feasible_count=count)
+    if objective is None:
+        acc = gt.metric("accuracy")
+        row = int(np.argmax(np.where(mask, acc, -np.inf)))
+        extra = {"accuracy": float(acc[row])}
+    else:
+        rows = np.flatnonzero(mask)
+        tie = gt.latency[rows] if gt.latency is not None else np.zeros(rows.size)
+        row = int(rows[np.lexsort((rows, tie, -objective[rows]))[0]])
+        extra = {"accuracy": None, "objective": SIZE_OBJECTIVE, "objective_value": float(objective[row])}
+    return Optimum(row=row, arch=gt.space.decode(gt.codes[row]), feasible_count=count, **extra,
+                   **{m: _value(gt, m, row) for m in ("latency", "energy", "flops", "params")})
 
 
 def pareto_front(gt: GroundTruth, costs: tuple[str, ...] = ("latency",)) -> np.ndarray:

@@ -125,6 +125,9 @@ def cmd_spaces(args) -> int:
             unit = f" ({t['unit']})" if t["unit"] else ""
             split = t["search_split"] if t["search_split"] == t["score_split"] else \
                 f"search {t['search_split']}, score {t['score_split']}"
+            if not t["has_accuracy"]:
+                print(f"  task {t['name']:16s} no accuracy (hardware costs only), rows split: {split}")
+                continue
             print(f"  task {t['name']:16s} {t['metric']}{unit}, {t['direction']} is better, split {split}")
         print(f"  devices: {', '.join(r['devices']) or 'none'}")
         print(f"  source: {r['source']}")
@@ -156,7 +159,8 @@ def cmd_optimum(args) -> int:
     u = _units(gt)
     lim = ", ".join(f"{m} <= {with_unit(v, u[m])}" for m, v in limits.items()) or "no limits"
     print(f"optimum on {args.dataset}/{args.device} ({lim}; {best.feasible_count:,} feasible): {best.arch}")
-    parts = [f"index {best.row}", f"accuracy {with_unit(best.accuracy, u['accuracy'], 6)}"]
+    parts = [f"index {best.row}", f"accuracy {with_unit(best.accuracy, u['accuracy'], 6)}"
+             if best.accuracy is not None else f"{best.objective} {best.objective_value:g}"]
     parts += [f"{m} {with_unit(getattr(best, m), u[m])}" for m in ("latency", "energy", "flops", "params")
               if getattr(best, m) is not None]
     print("  " + "  ".join(parts))

@@ -59,6 +59,7 @@ class SpaceSpec:
     choice_names: tuple[tuple[str, ...], ...] | None = None
     name: str = ""
     valid: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False)
+    exact_costs: bool = True               # False: `costs` is the space's size index (hardware-only profiling)
 
     def __post_init__(self):
         object.__setattr__(self, "num_choices", tuple(int(n) for n in self.num_choices))
@@ -80,7 +81,8 @@ class SpaceSpec:
 
     @property
     def has_flops(self) -> bool:
-        return self.costs is not None
+        """Exact per-choice FLOPs (a size index standing in for them does not count)."""
+        return self.costs is not None and self.exact_costs
 
     @property
     def block_flops(self) -> tuple[np.ndarray, ...] | None:
@@ -102,29 +104,51 @@ class SpaceSpec:
         return np.ones(codes.shape[0], dtype=bool) if self.valid is None else np.asarray(self.valid(codes), dtype=bool)
 
     @classmethod
-    def of(cls, space, dataset: str | None = None) -> "SpaceSpec":
+    def of(cls, space, dataset: str | None = None, proxy_ok: bool = False) -> "SpaceSpec":
         """From a Space (its `block_costs(dataset)`, None allowed, and its optional `valid`) or anything with a
-        `costs` attribute."""
+        `costs` attribute.
+
+        `proxy_ok` (hardware-only profiling, where FLOPs only pick the base and N_avg choices): a space
+        without FLOPs may give its `size_proxy` instead; such a spec refuses FLOPs/params limits."""
         costs = getattr(space, "costs", None)
         if costs is None and hasattr(space, "block_costs"):
             costs = space.block_costs(dataset) if callable(space.block_costs) else space.block_costs
         if costs is not None and not isinstance(costs, BlockCosts):
             raise HarnessError(f"space {getattr(space, 'name', type(space).__name__)!r}: per-choice costs must be "
                                f"a BlockCosts, got {type(costs).__name__}")
+        exact = costs is not None
+        if not exact and proxy_ok and callable(getattr(space, "size_proxy", None)):
+            proxy = tuple(np.asarray(b, dtype=np.float64) for b in space.size_proxy(dataset))
+            costs = BlockCosts(proxy, 0.0, proxy, 0.0)
         return cls(num_choices=tuple(space.num_choices), costs=costs, skip_from=getattr(space, "skip_from", None),
                    choice_names=getattr(space, "choice_names", None), name=str(getattr(space, "name", "")),
-                   valid=getattr(space, "valid", None))
+                   valid=getattr(space, "valid", None), exact_costs=exact)
 
 
 # --- evaluators: the door through which profiling sees ground truth ---------------------------------
 class OracleEvaluator:
-    """Adapter for `core.oracle.Oracle`: accuracy counted as evaluations, latency/energy as hardware queries."""
+    """Adapter for `core.oracle.Oracle`: accuracy counted as evaluations, latency/energy as hardware queries.
+
+    Where the benchmark's table holds samples of a larger space, `population()` is the table's codes a
+    method may query (the search split): what `full`/`sampled` profile, since other codes have no truth."""
 
     def __init__(self, oracle):
         self.oracle = oracle
 
     def metrics(self) -> tuple[str, ...]:
-        return ("accuracy",) + tuple(m for m in HARDWARE_METRICS if self.oracle.has(m))
+        return tuple(m for m in PROFILED_METRICS if self.oracle.has(m))
+
+    def population(self) -> np.ndarray | None:
+        space = self.oracle.space
+        if space.size >= prod(space.num_choices) and self.oracle.gt.search_rows is None:
+            return None   # the table is the whole space
+        return self.oracle.search_codes()
+
+    def answerable(self, codes) -> np.ndarray:
+        return self.oracle.answerable(codes)
+
+    def where(self) -> str:
+        return f"{self.oracle.space.name}/{self.oracle.dataset} on device {self.oracle.device!r}"
 
     def __call__(self, metric: str, codes: np.ndarray) -> np.ndarray:
         if metric == "accuracy":
@@ -309,11 +333,20 @@ class Profiler:
         self.spec = spec
         self.evaluator = evaluator
         self.metrics = tuple(metrics) if metrics is not None else tuple(evaluator.metrics())
-        if "accuracy" not in self.metrics:
-            raise HarnessError("MathNAS profiles accuracy; the evaluator does not provide it")
+        if not self.metrics:
+            raise HarnessError("MathNAS profiles accuracy or hardware costs; the evaluator provides neither")
+        if "accuracy" not in self.metrics and not set(self.metrics) <= set(HARDWARE_METRICS):
+            raise HarnessError(f"MathNAS profiles accuracy, latency and energy, not {', '.join(self.metrics)}")
         self.base = resolve_base(spec, base)
         self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
+        population = getattr(evaluator, "population", None)
+        self.population = population() if callable(population) else None   # codes with truth, if not all
+
+    @property
+    def hardware_only(self) -> bool:
+        """No accuracy to profile (FBNet, OFA): the tables predict latency/energy only."""
+        return "accuracy" not in self.metrics
 
     @property
     def base_code(self) -> np.ndarray:
@@ -336,7 +369,10 @@ class Profiler:
         raise HarnessError(f"space {self.spec.name!r}: 10,000 random codes in a row could not be swept")
 
     def all_codes(self) -> np.ndarray:
-        """Every valid code of the product space."""
+        """Every network with a truth: the space's valid codes, or the table's queryable rows when it holds
+        samples."""
+        if self.population is not None:
+            return self.population
         if self.spec.size > MAX_FULL:
             raise HarnessError(f"space {self.spec.name!r} has {self.spec.size:,} networks; evaluating all of them "
                                f"is refused above {MAX_FULL:,} (use variant 'sampled' or 'single')")
@@ -350,6 +386,16 @@ class Profiler:
     def evaluate(self, codes) -> dict[str, np.ndarray]:
         """Every profiled metric of `codes`, through the (counting, budgeted) evaluator."""
         codes = as_codes(codes, self.spec.num_choices)
+        answerable = getattr(self.evaluator, "answerable", None)
+        if callable(answerable):
+            ok = answerable(codes)
+            if not ok.all():
+                where = self.evaluator.where() if hasattr(self.evaluator, "where") else "this benchmark"
+                outside, total = (len(np.unique(c, axis=0)) for c in (codes[~ok], codes))
+                raise HarnessError(f"MathNAS profiling needs {outside} of its {total} networks outside "
+                                   f"what {where} can answer (the table's search rows; the device knows no other "
+                                   f"code exactly): profile with `full` or `sampled` (the table's rows), or on a "
+                                   f"device that answers any code")
         return {m: np.asarray(self.evaluator(m, codes), dtype=np.float64) for m in self.metrics}
 
     def sweep(self, context) -> dict[str, tuple[np.ndarray, ...]]:
@@ -395,6 +441,20 @@ class Profiler:
                 means = np.bincount(codes[:, i], weights=v, minlength=n) / counts
                 tables.append(means[self.base[i]] - means)
             out[m] = tuple(tables)
+        return out
+
+    def marginal_anchor(self, codes, values: dict[str, np.ndarray]) -> dict[str, float]:
+        """The base network's value under the marginal model of `marginal` (mean + sum of main effects), for
+        tables whose base network has no measurement (a table of samples): then
+        base - sum_i b[i][x_i] = mean + sum_i (mean over node i = x_i  -  mean), the Eq. 3 additive model."""
+        codes = as_codes(codes, self.spec.num_choices)
+        out = {}
+        for m, v in values.items():
+            mean = float(np.mean(v))
+            effects = [np.bincount(codes[:, i], weights=v, minlength=n)[self.base[i]] /
+                       max(1, int(np.sum(codes[:, i] == self.base[i]))) - mean
+                       for i, n in enumerate(self.spec.num_choices)]
+            out[m] = mean + float(np.sum(effects))
         return out
 
     def tables(self, blocks: dict[str, tuple[np.ndarray, ...]], ref_flops: float, variant: str,

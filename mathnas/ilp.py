@@ -47,6 +47,8 @@ def build_problem(tables: BlockTables, spec: SpaceSpec, limits: dict[str, float]
             if metric not in tables.blocks:
                 raise HarnessError(f"MathNAS has no {metric} table for this device; it cannot enforce {metric} <= {rhs:g}")
             coeffs, const = tuple(-b for b in tables.blocks[metric]), tables.base_value[metric]
+        elif not spec.exact_costs:
+            raise HarnessError(f"space {spec.name!r} has no exact {metric} count; a {metric} limit cannot be enforced")
         elif metric == "flops":
             coeffs, const = f, f0
         else:

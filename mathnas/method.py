@@ -91,7 +91,7 @@ class MathNAS(MethodBase):
     # --- predictor ---------------------------------------------------------------------------------
     def fit(self, oracle) -> "MathNAS":
         """Profile every block through the oracle (which counts and enforces the budget)."""
-        self.spec = SpaceSpec.of(oracle.space, oracle.dataset)
+        self.spec = SpaceSpec.of(oracle.space, oracle.dataset, proxy_ok=not oracle.has("accuracy"))
         prof = Profiler(self.spec, OracleEvaluator(oracle), base=self.base, seed=self.seed)
         self.tables = run_variant(self.variant, prof, **self.variant_params)
         self._fitted_on = id(oracle)
@@ -108,7 +108,11 @@ class MathNAS(MethodBase):
     # --- searcher ----------------------------------------------------------------------------------
     def problem(self, limits: dict[str, float] | None = None, name: str = "") -> ChoiceProblem:
         """The fitted tables as the MathNAS ILP (Eq. 6, Eq. 9 when the space has skippable nodes)."""
-        return build_problem(self._require_fit(), self.spec, limits, flops_scaling=self.scaling, name=name)
+        tables = self._require_fit()
+        if "accuracy" not in tables.blocks:
+            raise HarnessError(f"MathNAS searches for the most accurate network; space {self.spec.name!r} has no "
+                               f"accuracy (its tables predict {', '.join(tables.metrics)} only)")
+        return build_problem(tables, self.spec, limits, flops_scaling=self.scaling, name=name)
 
     def _solve(self, ilp: ChoiceProblem):
         sol = solve(ilp, backend=self.solver, time_limit=self.time_limit, valid=self.spec.valid)

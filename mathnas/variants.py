@@ -130,8 +130,9 @@ def run_variant(name: str, prof: Profiler, **params) -> BlockTables:
     if tables.num_choices != prof.spec.num_choices:
         raise HarnessError(f"MathNAS variant {name!r}: tables for choices {list(tables.num_choices)}, "
                            f"space has {list(prof.spec.num_choices)}")
-    if "accuracy" not in tables.blocks:
-        raise HarnessError(f"MathNAS variant {name!r} returned no accuracy table")
+    missing = [m for m in prof.metrics if m not in tables.blocks]
+    if missing:
+        raise HarnessError(f"MathNAS variant {name!r} returned no {missing[0]} table")
     return tables
 
 
@@ -149,10 +150,19 @@ def single(prof: Profiler, base_net: str = "average") -> BlockTables:
 
 
 def full(prof: Profiler) -> BlockTables:
-    """Eq. 3/7: the difference averaged over every context of the other nodes (all n^m networks)."""
+    """Eq. 3/7: the difference averaged over every context of the other nodes (all n^m networks).
+
+    On a table of samples (FBNet, OFA) "every network" is every queryable row: the same marginal means over
+    the rows, anchored on the marginal model's own base value (the base network has no measurement)."""
     codes = prof.all_codes()
-    blocks = prof.marginal(codes, prof.evaluate(codes))
-    return prof.tables(blocks, ref_flops=harmonic_mean_flops(prof.spec, codes), variant="full")
+    values = prof.evaluate(codes)
+    return prof.tables(prof.marginal(codes, values), ref_flops=harmonic_mean_flops(prof.spec, codes),
+                       variant="full", base_value=_anchor(prof, codes, values))
+
+
+def _anchor(prof: Profiler, codes, values) -> dict[str, float] | None:
+    """On a table of samples, the marginal model's base value; elsewhere None (the base network is measured)."""
+    return None if prof.population is None else prof.marginal_anchor(codes, values)
 
 
 def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables:
@@ -164,11 +174,23 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
     paired=True: per node, a `fraction` of the contexts of the other nodes, each evaluated with every
       choice at that node; b[i][j] = mean of the paired differences (exact on additive spaces; cost
       about m * fraction * n^m networks).
-    Codes without a row (a space's `valid`) are dropped: unpaired, the code; paired, its whole context."""
+    Codes without a row (a space's `valid`) are dropped: unpaired, the code; paired, its whole context.
+    On a table of samples (FBNet, OFA) the `fraction` is of the queryable rows (unpaired only), anchored on
+    the marginal model's base value as in `full`."""
     fraction = check_float("fraction", fraction, 0.0, 1.0, low_open=True)
     paired = as_bool(paired, "paired")
     spec = prof.spec
-    if paired:
+    base_value = None
+    if prof.population is not None:   # a table of samples: a `fraction` of its queryable rows
+        if paired:
+            raise HarnessError("MathNAS variant 'sampled': paired=true needs every choice in each sampled context; "
+                               "this benchmark's table holds only its published samples (use paired=false)")
+        pool = prof.population
+        codes = pool[np.sort(prof.rng.choice(len(pool), size=max(1, int(round(fraction * len(pool)))),
+                                             replace=False))]
+        values = prof.evaluate(codes)
+        blocks, base_value = prof.marginal(codes, values), prof.marginal_anchor(codes, values)
+    elif paired:
         codes, where = [], []
         for i, n in enumerate(spec.num_choices):
             others = [c for k, c in enumerate(spec.num_choices) if k != i]
@@ -197,7 +219,7 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
             raise BudgetExhausted(f"variant sampled evaluates {need:,} networks (fraction {fraction:g} of "
                                   f"{spec.size:,}); the budget allows {left:,}: lower it with --param fraction=...")
         blocks = prof.marginal(codes, prof.evaluate(codes))
-    return prof.tables(blocks, ref_flops=harmonic_mean_flops(spec, codes), variant="sampled",
+    return prof.tables(blocks, ref_flops=harmonic_mean_flops(spec, codes), variant="sampled", base_value=base_value,
                        info={"fraction": fraction, "paired": paired,
                              "networks": int(len({tuple(c) for c in codes.tolist()}))})
 

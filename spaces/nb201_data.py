@@ -60,6 +60,7 @@ def _require_file(folder: Path, name: str) -> Path:
 
 
 def _read_csv(path: Path, **options) -> pd.DataFrame:
+    """pandas.read_csv (options passed on, e.g. dtype), with an unreadable file as one line."""
     try:
         return pd.read_csv(path, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:

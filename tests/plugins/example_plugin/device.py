@@ -5,7 +5,7 @@ from core.protocols import ANY_SPACE, DeviceProfile
 
 def _latency(space, dataset, sources):
     costs = space.block_costs(dataset)
-    if costs is None:   # e.g. NAS-Bench-Graph publishes no FLOPs
+    if costs is None:   # NAS-Bench-Graph, FBNet and OFA publish no MACs
         raise HarnessError(f"toy-npu: space {space.name!r} counts no MACs")
     return {"latency": 0.5 + costs.flops(space.enumerate()) / 2e7}
 
