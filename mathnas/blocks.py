@@ -464,7 +464,7 @@ class Profiler:
             measured = self.evaluate(self.base_code)
             base_value = {m: float(v[0]) for m, v in measured.items()}
         return BlockTables(variant=variant, num_choices=self.spec.num_choices, base=tuple(self.base),
-                           blocks=blocks, base_value=base_value, costs=self.spec.costs,
+                           blocks=blocks, base_value=base_value, costs=self.spec.costs if self.spec.has_flops else None,
                            ref_flops=None if ref_flops is None else float(ref_flops),
                            context=None if context is None else tuple(int(c) for c in np.ravel(context)),
                            info=dict(info or {}))
