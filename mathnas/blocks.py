@@ -25,13 +25,15 @@ from typing import Callable
 
 import numpy as np
 
-from core.codes import product_codes
+from core.codes import product_codes, skip_structure, space_skip_structure
 from core.errors import HarnessError
 from core.protocols import BlockCosts
 
 HARDWARE_METRICS = ("latency", "energy")
 PROFILED_METRICS = ("accuracy",) + HARDWARE_METRICS
 MAX_FULL = 5_000_000  # codes; profiling every network of a bigger space is refused
+NO_FLOPS = ("this space has no exact per-choice FLOPs (block_costs is None), so Eq. 5's FLOPs scaling is undefined; "
+            "use the plain block sum: --param flops_scaling=false (the paper's Table 5 ablation)")
 
 
 def as_codes(codes, num_choices) -> np.ndarray:
@@ -45,21 +47,34 @@ def as_codes(codes, num_choices) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SpaceSpec:
-    """What profiling needs to know about a space: its shape and exact per-choice costs."""
+    """What profiling needs to know about a space: its shape, exact per-choice costs and Eq. 9 structure.
+
+    `costs` is None for a space without exact FLOPs (TransNAS-Bench-101 micro): then only the plain block
+    sum can be used (flops_scaling=false), and wherever profiling needs a size order of a node's choices
+    (base "largest"/"smallest", N_avg) the space's listing order stands in for it (such spaces list
+    choices from smallest to largest; core.protocols.Space)."""
 
     num_choices: tuple[int, ...]
-    costs: BlockCosts
-    skip_from: int | None = None           # Eq. 9: nodes >= skip_from have a last choice "skip"
+    costs: BlockCosts | None
+    skip_from: int | None = None           # Eq. 9 shorthand: nodes >= skip_from have a last choice "skip"
     choice_names: tuple[tuple[str, ...], ...] | None = None
     name: str = ""
+    skip_groups: tuple[tuple[int, ...], ...] | None = None   # Eq. 9 (core.codes.skip_structure)
+    skip_choice: tuple[int | None, ...] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "num_choices", tuple(int(n) for n in self.num_choices))
         if not self.num_choices or min(self.num_choices) < 1:
             raise HarnessError(f"space {self.name!r}: every node needs at least one choice, got {self.num_choices}")
-        shape = tuple(len(b) for b in self.costs.block_flops)
-        if shape != self.num_choices:
-            raise HarnessError(f"space {self.name!r}: block_flops shape {list(shape)} != choices {list(self.num_choices)}")
+        if self.costs is not None:
+            shape = tuple(len(b) for b in self.costs.block_flops)
+            if shape != self.num_choices:
+                raise HarnessError(f"space {self.name!r}: block_flops shape {list(shape)} != choices "
+                                   f"{list(self.num_choices)}")
+        groups, choice = skip_structure(self.num_choices, self.skip_from, self.skip_groups, self.skip_choice,
+                                        what=f"space {self.name!r}")
+        object.__setattr__(self, "skip_groups", groups)
+        object.__setattr__(self, "skip_choice", choice)
 
     @property
     def num_nodes(self) -> int:
@@ -70,26 +85,52 @@ class SpaceSpec:
         return prod(self.num_choices)
 
     @property
+    def has_costs(self) -> bool:
+        return self.costs is not None
+
+    def _costs(self) -> BlockCosts:
+        if self.costs is None:
+            raise HarnessError(f"space {self.name!r} has no exact per-choice FLOPs/params (block_costs is None)")
+        return self.costs
+
+    @property
     def block_flops(self) -> tuple[np.ndarray, ...]:
-        return tuple(np.asarray(b, dtype=np.float64) for b in self.costs.block_flops)
+        return tuple(np.asarray(b, dtype=np.float64) for b in self._costs().block_flops)
+
+    @property
+    def size_order(self) -> tuple[np.ndarray, ...]:
+        """Per node, what "larger choice" means: its FLOPs, else its listing order (0, 1, ...)."""
+        if self.costs is None:
+            return tuple(np.arange(n, dtype=np.float64) for n in self.num_choices)
+        return self.block_flops
 
     def flops(self, codes) -> np.ndarray:
-        return self.costs.flops(as_codes(codes, self.num_choices))
+        return self._costs().flops(as_codes(codes, self.num_choices))
 
     def params(self, codes) -> np.ndarray:
-        return self.costs.params(as_codes(codes, self.num_choices))
+        return self._costs().params(as_codes(codes, self.num_choices))
+
+    def reference_flops(self, codes) -> float:
+        """The FLOPs at which block values measured on `codes` hold: one network's own FLOPs, the harmonic
+        mean over several; 1.0 without FLOPs (only the plain block sum, which ignores it, is possible then)."""
+        codes = as_codes(codes, self.num_choices)
+        if self.costs is None:
+            return 1.0
+        return float(self.flops(codes)[0]) if codes.shape[0] == 1 else harmonic_mean_flops(self, codes)
 
     @classmethod
     def of(cls, space, dataset: str | None = None) -> "SpaceSpec":
-        """From a Space (its `block_costs(dataset)`) or anything with a `costs` attribute."""
+        """From a Space (its `block_costs(dataset)`, None allowed) or anything with a `costs` attribute."""
         costs = getattr(space, "costs", None)
         if costs is None and hasattr(space, "block_costs"):
             costs = space.block_costs(dataset) if callable(space.block_costs) else space.block_costs
-        if not isinstance(costs, BlockCosts):
-            raise HarnessError(f"space {getattr(space, 'name', type(space).__name__)!r} gives no per-choice FLOPs "
-                               "(BlockCosts via `costs` or `block_costs`); MathNAS needs them")
+        if costs is not None and not isinstance(costs, BlockCosts):
+            raise HarnessError(f"space {getattr(space, 'name', type(space).__name__)!r} gives per-choice costs of "
+                               f"type {type(costs).__name__}, not core.protocols.BlockCosts")
+        groups, choice = space_skip_structure(space)
         return cls(num_choices=tuple(space.num_choices), costs=costs, skip_from=getattr(space, "skip_from", None),
-                   choice_names=getattr(space, "choice_names", None), name=str(getattr(space, "name", "")))
+                   choice_names=getattr(space, "choice_names", None), name=str(getattr(space, "name", "")),
+                   skip_groups=groups, skip_choice=choice)
 
 
 # --- evaluators: the door through which profiling sees ground truth ---------------------------------
@@ -158,7 +199,7 @@ class BlockTables:
     blocks: dict[str, tuple[np.ndarray, ...]]  # metric -> b[i][j]
     base_value: dict[str, float]               # metric of the base network
     ref_flops: float                           # FLOPs at which the block values were measured
-    costs: BlockCosts
+    costs: BlockCosts | None
     context: tuple[int, ...] | None = None     # the network profiled around (N_avg or random), if any
     info: dict = field(default_factory=dict)
 
@@ -195,6 +236,8 @@ class BlockTables:
         for metric in self.blocks:
             s = self.block_sum(metric, codes)
             if metric == "accuracy" and flops_scaling:
+                if self.costs is None:
+                    raise HarnessError(NO_FLOPS)
                 s = s * (self.ref_flops / self.costs.flops(codes))
             out[metric] = _snap(self.base_value[metric] - s)
         return out
@@ -233,8 +276,9 @@ def average_choice(flops: np.ndarray) -> int:
 
 
 def resolve_base(spec: SpaceSpec, base) -> np.ndarray:
-    """Base choice per node from 'largest' | 'smallest' | a choice name | an index | a list of indices."""
-    flops = spec.block_flops
+    """Base choice per node from 'largest' | 'smallest' (by FLOPs, else listing order) | a choice name | an
+    index | a list of indices."""
+    flops = spec.size_order
     if isinstance(base, str) and base in ("largest", "smallest"):
         pick = largest_choice if base == "largest" else smallest_choice
         return np.array([pick(f) for f in flops], dtype=np.int64)
@@ -280,8 +324,9 @@ class Profiler:
         return self.base.copy()
 
     def average_code(self) -> np.ndarray:
-        """N_avg of Algorithm 1: per node the choice closest to the node's mean choice FLOPs."""
-        return np.array([average_choice(f) for f in self.spec.block_flops], dtype=np.int64)
+        """N_avg of Algorithm 1: per node the choice closest to the node's mean choice FLOPs (listing order
+        when the space has no FLOPs)."""
+        return np.array([average_choice(f) for f in self.spec.size_order], dtype=np.int64)
 
     def random_code(self) -> np.ndarray:
         return np.array([int(self.rng.integers(n)) for n in self.spec.num_choices], dtype=np.int64)

@@ -8,12 +8,14 @@ method as published: its pick is returned unchecked.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from core.errors import HarnessError
 from core.protocols import MethodBase, SearchResult
 from core.validation import as_bool, check_float, check_int
-from mathnas.blocks import BlockTables, OracleEvaluator, Profiler, SpaceSpec
+from mathnas.blocks import NO_FLOPS, BlockTables, OracleEvaluator, Profiler, SpaceSpec
 from mathnas.ilp import build_problem
 from mathnas.variants import check_variant_params, get_variant, load_plugins, run_variant
 from solvers import ChoiceProblem, Constraint, get_backend, solve
@@ -71,6 +73,8 @@ class MathNAS(MethodBase):
     def fit(self, oracle) -> "MathNAS":
         """Profile every block through the oracle (which counts and enforces the budget)."""
         self.spec = SpaceSpec.of(oracle.space, oracle.dataset)
+        if self.flops_scaling and not self.spec.has_costs:
+            raise HarnessError(f"MathNAS on space {self.spec.name!r}: {NO_FLOPS}")
         prof = Profiler(self.spec, OracleEvaluator(oracle), base=self.base, seed=self.seed)
         self.tables = run_variant(self.variant, prof, **self.variant_params)
         self._fitted_on = id(oracle)
@@ -132,8 +136,9 @@ class MathNAS(MethodBase):
         code = np.asarray(sol.code, dtype=np.int64).reshape(1, -1)
         oracle.incumbent(code[0])
         predicted = {k: float(v[0]) for k, v in self.predict(code).items()}
-        predicted["flops"] = float(self.spec.flops(code)[0])
-        predicted["params"] = float(self.spec.params(code)[0])
+        if self.spec.has_costs:
+            predicted["flops"] = float(self.spec.flops(code)[0])
+            predicted["params"] = float(self.spec.params(code)[0])
         return SearchResult(code=code[0], predicted=predicted, extra=extra)
 
 
@@ -148,5 +153,4 @@ def _tighten(ilp: ChoiceProblem, code, violated: dict[str, float], limits: dict[
             rhs = min(c.rhs * limits[c.name] / violated[c.name], predicted - 1e-9 * max(1.0, abs(predicted)))
             c = Constraint(c.name, c.coeffs, rhs, c.const)
         cons.append(c)
-    return ChoiceProblem(num=ilp.num, num_const=ilp.num_const, den=ilp.den, den_const=ilp.den_const,
-                         constraints=tuple(cons), skip_from=ilp.skip_from, name=ilp.name)
+    return replace(ilp, constraints=tuple(cons))

@@ -37,7 +37,7 @@ from core.codes import unrank
 from core.errors import HarnessError, one_line, unknown_name
 from core.registry import VARIANTS
 from core.validation import as_bool, check_float
-from mathnas.blocks import BlockTables, Profiler, harmonic_mean_flops
+from mathnas.blocks import BlockTables, Profiler
 
 BASE_NETS = ("average", "random")
 
@@ -133,7 +133,7 @@ def single(prof: Profiler, base_net: str = "average") -> BlockTables:
         raise unknown_name("base_net", str(base_net), BASE_NETS)
     context = prof.average_code() if base_net == "average" else prof.random_code()
     blocks = prof.sweep(context)
-    return prof.tables(blocks, ref_flops=float(prof.spec.flops(context)[0]), variant="single", context=context,
+    return prof.tables(blocks, ref_flops=prof.spec.reference_flops(context), variant="single", context=context,
                        info={"base_net": base_net})
 
 
@@ -141,7 +141,7 @@ def full(prof: Profiler) -> BlockTables:
     """Eq. 3/7: the difference averaged over every context of the other nodes (all n^m networks)."""
     codes = prof.all_codes()
     blocks = prof.marginal(codes, prof.evaluate(codes))
-    return prof.tables(blocks, ref_flops=harmonic_mean_flops(prof.spec, codes), variant="full")
+    return prof.tables(blocks, ref_flops=prof.spec.reference_flops(codes), variant="full")
 
 
 def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables:
@@ -178,7 +178,7 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
     else:
         codes = _sample_codes(prof.rng, spec.num_choices, fraction)
         blocks = prof.marginal(codes, prof.evaluate(codes))
-    return prof.tables(blocks, ref_flops=harmonic_mean_flops(spec, codes), variant="sampled",
+    return prof.tables(blocks, ref_flops=spec.reference_flops(codes), variant="sampled",
                        info={"fraction": fraction, "paired": paired,
                              "networks": int(len({tuple(c) for c in codes.tolist()}))})
 
