@@ -19,7 +19,7 @@ from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from core.errors import HarnessError, shown
+from core.errors import HarnessError, one_line, shown
 from core.validation import check_limits
 
 HIGHER, LOWER = "higher", "lower"
@@ -124,6 +124,12 @@ class Space(Protocol):
     #   graph(codes, prune) -> (adjacency (K, N, N) bool, node types (K, N) int, -1 = absent); num_node_types
     #       the space's own graph, for BRP-NAS's GCN
     #   torch_model(code, dataset) -> torch.nn.Module; input_shape(dataset): live measurement (devices.local)
+    #   skip_groups, skip_choice: Eq. 9 beyond the `skip_from` shorthand (core.codes.skip_structure): groups of
+    #       nodes whose skipped members form a suffix, and each node's "skip" choice (None: not skippable);
+    #       NAS-Bench-Macro's identities inside a stage. core.codes.space_skip_structure reads either form.
+    #   seed_accuracies(dataset, split) -> (seeds, rows): per training seed, when Task.seeds > 1 (noise ceiling)
+    # A space whose block_costs is None (no exact FLOPs) lists each node's choices from smallest to largest:
+    # methods that need a size order (MathNAS's base and N_avg, LANA's teacher) then use the listing order.
 
 
 # --- devices --------------------------------------------------------------------------------------------
@@ -173,8 +179,16 @@ class DeviceProfile:
                                f"{', '.join(self.coverage.get(space, self.coverage.get(ANY_SPACE)))}")
 
     def values(self, space, dataset: str, sources) -> dict[str, np.ndarray]:
+        """The loader's arrays; a loader that crashes (e.g. a plug-in assuming FLOPs on a space without them)
+        is a one-line error naming the device and the space, never a traceback."""
         self.check_covers(space.name, dataset)
-        return self.loader(space, dataset, sources)
+        try:
+            return self.loader(space, dataset, sources)
+        except HarnessError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a plug-in's bug or assumption: one line naming it
+            raise HarnessError(f"device {self.name!r} cannot serve space {space.name!r}/{dataset}: "
+                               f"{one_line(f'{type(e).__name__}: {e}', 300)}") from None
 
     def measure(self, space, dataset: str, rows, sources) -> np.ndarray:
         """Measure `rows` now (live profiles only) and return their latency."""
