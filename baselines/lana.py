@@ -1,6 +1,8 @@
 """LANA (Molchanov et al., ECCV 2022): block-summation prediction around a teacher, then an ILP.
 
-The teacher is the largest-FLOPs network. Each (node, choice) is scored by the change of a metric when
+The teacher is the largest-FLOPs network (on a space without FLOPs, e.g. TransNAS-Bench-101 micro: each node's
+last choice, since such spaces list choices from smallest to largest; there conv3x3 everywhere, the biggest
+network of the space). Each (node, choice) is scored by the change of a metric when
 only that node of the teacher is swapped to that choice (one evaluation each, 1 + sum(n_i - 1) in all),
 and a network is predicted as teacher + sum of its blocks' changes. Accuracy deltas come from
 evaluations, latency/energy deltas from hardware queries on the same networks, FLOPs/params deltas
@@ -99,7 +101,7 @@ class LANA(MethodBase):
         if allowed < need:
             raise BudgetExhausted(f"lana needs {need} evaluations (the teacher and one per other block choice), "
                                f"the budget allows {allowed}")
-        teacher = teacher_code(nc, oracle.flops)
+        teacher = teacher_code(nc, oracle.flops) if oracle.has("flops") else np.array([n - 1 for n in nc])
         self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)}
         self.unmeasured = []
         for metric in HW_METRICS:
@@ -109,8 +111,9 @@ class LANA(MethodBase):
                     self.predictors[metric] = p
                 else:   # a live/user profile without these networks measured
                     self.unmeasured.append(metric)
-        self.predictors["flops"] = BlockSum.fit(teacher, nc, oracle.flops)
-        self.predictors["params"] = BlockSum.fit(teacher, nc, oracle.params)
+        for metric in FREE_METRICS:
+            if oracle.has(metric):
+                self.predictors[metric] = BlockSum.fit(teacher, nc, getattr(oracle, metric))
         return self
 
     def predict(self, codes) -> dict[str, np.ndarray]:
