@@ -27,6 +27,7 @@ from core.codes import check_codes, lexicographic_rank, product_codes
 from core.errors import HarnessError, shown, unknown_name
 from core.protocols import BlockCosts, Task
 from core.sources import Sources
+from spaces.tables import check_index, numeric, read_csv, require_columns
 
 NAME = "nasbench_macro"
 FILE = "nasbench_macro.csv"
@@ -268,25 +269,6 @@ class NASBenchMacro:
 
 
 # --- the data folder -------------------------------------------------------------------------------------------
-def _read(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise HarnessError(f"{path}: missing data file")
-    try:
-        return pd.read_csv(path, dtype={"arch": str, "canonical_arch": str, "ops": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as e:
-        raise HarnessError(f"{path}: unreadable CSV ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-
-
-def _numbers(path: Path, frame: pd.DataFrame, col: str) -> np.ndarray:
-    values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        r = int(np.argmax(bad))
-        raise HarnessError(f"{path}: column {col!r} has a missing or non-numeric value {frame[col].iloc[r]!r} at "
-                           f"row {r}")
-    return values
-
-
 def _codes(path: Path, frame: pd.DataFrame, col: str) -> np.ndarray:
     """Vectorised parse of a column of arch strings; the first bad one gets parse_arch's one-line error."""
     text = frame[col].astype(str)
@@ -304,21 +286,10 @@ def _codes(path: Path, frame: pd.DataFrame, col: str) -> np.ndarray:
 def load_frame(folder: Path) -> tuple[np.ndarray, pd.DataFrame]:
     """(codes of the 6,561 rows, the validated table), one-line errors naming file, column, row and value."""
     path = folder / FILE
-    frame = _read(path)
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise HarnessError(f"{path}: missing column {missing[0]!r}")
-    if len(frame) != NUM_CODES:
-        raise HarnessError(f"{path}: expected {NUM_CODES} rows (3^8 arch strings), found {len(frame)}")
+    frame = read_csv(path, ("arch", "canonical_arch", "ops"))
+    require_columns(path, frame, COLUMNS, NUM_CODES)
     codes = _codes(path, frame, "arch")
-    lex = lexicographic_rank(codes, (NUM_OPS,) * NUM_LAYERS)
-    counts = np.bincount(lex, minlength=NUM_CODES)
-    if counts.max() > 1:
-        raise HarnessError(f"{path}: duplicated arch {format_arch(codes[np.flatnonzero(counts[lex] > 1)[0]])}")
-    index = _numbers(path, frame, "arch_index")
-    if np.any(index != lex):
-        r = int(np.argmax(index != lex))
-        raise HarnessError(f"{path}: row {r}: arch_index {frame['arch_index'].iloc[r]!r} is not int(arch, 3) = {lex[r]}")
+    check_index(path, frame, codes, (NUM_OPS,) * NUM_LAYERS, format_arch)
     given = _codes(path, frame, "canonical_arch")
     wrong = np.any(given != canonical(codes), axis=1)
     if wrong.any():
@@ -326,7 +297,7 @@ def load_frame(folder: Path) -> tuple[np.ndarray, pd.DataFrame]:
         raise HarnessError(f"{path}: row {r}: canonical_arch {frame['canonical_arch'].iloc[r]!r} of arch "
                            f"{frame['arch'].iloc[r]!r} should be {format_arch(canonical(codes[r]))} (identities "
                            f"moved to the end of their stage)")
-    values = {c: _numbers(path, frame, c) for c in COLUMNS if c not in ("arch", "canonical_arch", "ops")}
+    values = {c: numeric(path, frame, c) for c in COLUMNS if c not in ("arch", "canonical_arch", "ops")}
     for c in SEED_COLUMNS + ("test_acc_mean_pct",):
         if values[c].min() < 0 or values[c].max() > 100:
             raise HarnessError(f"{path}: column {c!r} must be a percentage in 0..100, found "

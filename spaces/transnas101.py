@@ -24,7 +24,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from core.codes import check_codes, lexicographic_rank, product_codes
 from core.errors import HarnessError, shown
@@ -32,6 +31,7 @@ from core.protocols import HIGHER, LOWER, Task
 from core.sources import Sources
 from spaces.cell_graph import cell_graphs
 from spaces.nb201_geometry import EDGES
+from spaces.tables import check_index, numeric, read_csv, require_columns
 
 NAME = "transnas101"
 FILE = "transnas101_micro_valid.csv"
@@ -164,25 +164,11 @@ class TransNAS101Micro:
 
 
 # --- the data folder -------------------------------------------------------------------------------------------
-def _read(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise HarnessError(f"{path}: missing data file")
-    try:
-        return pd.read_csv(path, dtype={"arch": str, "tnb_arch_str": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as e:
-        raise HarnessError(f"{path}: unreadable CSV ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-
-
 def load_values(folder: Path) -> dict[str, np.ndarray]:
     """Validated oriented values per task, rows in lexicographic code order; one-line errors naming the culprit."""
     path = folder / FILE
-    frame = _read(path)
-    needed = ["arch_index", "arch", "tnb_arch_str"] + [c[0] for c in COLUMNS.values()]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise HarnessError(f"{path}: missing column {missing[0]!r}")
-    if len(frame) != NUM_ARCHS:
-        raise HarnessError(f"{path}: expected {NUM_ARCHS} rows (4^6 cells), found {len(frame)}")
+    frame = read_csv(path, ("arch", "tnb_arch_str"))
+    require_columns(path, frame, ["arch_index", "arch", "tnb_arch_str"] + [c[0] for c in COLUMNS.values()], NUM_ARCHS)
     codes = np.empty((NUM_ARCHS, NUM_NODES), dtype=np.int64)
     for r, (a, t) in enumerate(zip(frame["arch"], frame["tnb_arch_str"])):
         try:
@@ -191,23 +177,11 @@ def load_values(folder: Path) -> dict[str, np.ndarray]:
                 raise HarnessError(f"tnb_arch_str {t!r} is not the cell of arch {a!r}")
         except HarnessError as e:
             raise HarnessError(f"{path}: row {r}: {e}") from None
-    lex = lexicographic_rank(codes, (NUM_OPS,) * NUM_NODES)
-    counts = np.bincount(lex, minlength=NUM_ARCHS)
-    if counts.max() > 1:
-        raise HarnessError(f"{path}: duplicated arch {format_arch(codes[np.flatnonzero(counts[lex] > 1)[0]])}")
-    index = pd.to_numeric(frame["arch_index"], errors="coerce").to_numpy(dtype=np.float64)
-    if np.any(index != lex):
-        r = int(np.argmax(index != lex))
-        raise HarnessError(f"{path}: row {r}: arch_index {frame['arch_index'].iloc[r]!r} is not int(arch, 4) = {lex[r]}")
+    lex = check_index(path, frame, codes, (NUM_OPS,) * NUM_NODES, format_arch)
     order = np.argsort(lex)
     out = {}
     for task, (col, _, _, direction, (lo, hi)) in COLUMNS.items():
-        v = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(v)
-        if bad.any():
-            r = int(np.argmax(bad))
-            raise HarnessError(f"{path}: column {col!r} has a missing or non-numeric value {frame[col].iloc[r]!r} at "
-                               f"row {r}")
+        v = numeric(path, frame, col)
         raw = -v if direction == LOWER else v     # the table stores the loss negated
         if raw.min() < lo or raw.max() > hi:
             raise HarnessError(f"{path}: column {col!r} outside its range {lo:g}..{hi:g} ({raw.min():g}..{raw.max():g})")

@@ -5,12 +5,12 @@ on a space without FLOPs."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 from test_devices import assert_one_line_error, run_cli
+from test_space_macro import corrupt_copy
 
 from baselines import gcn
 from core.errors import HarnessError
@@ -164,7 +164,9 @@ def test_predict_runs(capsys, method, extra, task):
     assert rep["queries"] == (4096 if "full" in extra else 1 + 6 * 3 + (method == "mathnas"))
 
 
-@pytest.mark.parametrize("method, extra", [("mathnas", ["--param", "flops_scaling=false"]), ("lana", []),
+@pytest.mark.parametrize("method, extra", [("mathnas", ["--param", "flops_scaling=false"]),
+                                           ("mathnas", ["--variant", "full", "--param", "flops_scaling=false"]),
+                                           ("lana", []),
                                            ("random", ["--budget", "30"]),
                                            ("evolution", ["--budget", "30", "--param", "population=8"])])
 def test_search_runs(capsys, frame, method, extra):
@@ -193,15 +195,6 @@ def test_mathnas_plain_sum_uses_the_choice_order():
 
 
 # --- bad data files are one line ----------------------------------------------------------------------------------
-def _corrupt(tmp_path, edit) -> Sources:
-    folder = tmp_path / "transnas101"
-    folder.mkdir()
-    text = CSV.read_text().splitlines()
-    (folder / tnb.FILE).write_text("\n".join(edit(text)) + "\n")
-    shutil.copy(DATA / "README.md", folder / "README.md")
-    return Sources(root=str(tmp_path))
-
-
 @pytest.mark.parametrize("edit, needle", [
     (lambda t: t[:-1], "expected 4096 rows"),
     (lambda t: [t[0].replace("normal_valid_ssim", "normal")] + t[1:], "missing column 'normal_valid_ssim'"),
@@ -213,5 +206,17 @@ def _corrupt(tmp_path, edit) -> Sources:
 ])
 def test_corrupt_files_are_one_line_errors(tmp_path, edit, needle):
     with pytest.raises(HarnessError, match=needle) as e:
-        tnb.load_space(_corrupt(tmp_path, edit))
+        tnb.load_space(corrupt_copy(tmp_path, "transnas101", tnb.FILE, edit))
     assert "\n" not in str(e.value) and tnb.FILE in str(e.value)
+
+
+def test_device_none_is_listed_and_is_the_default_off_nb201(capsys, tmp_path):
+    rc, out, _ = run_cli(capsys, "devices", "--json")
+    row = {r["name"]: r for r in json.loads(out)}["none"]
+    assert rc == 0 and row["kind"] == "none" and row["metrics"] == [] and row["spaces"] == {"*": "all"}
+    gt = ground_truth("jigsaw", "none", space="transnas101")
+    assert gt.latency is None and gt.energy is None and gt.flops is None
+    (tmp_path / "none.csv").write_text("arch_index,latency_ms\n0,1.0\n")
+    rc, _, err = run_cli(capsys, "optimum", "--device-file", str(tmp_path / "none.csv"), "--dataset", "cifar10",
+                         "--device", "none")
+    assert_one_line_error(rc, err, "built-in profile of no hardware")
