@@ -397,3 +397,10 @@ def test_all_codes_are_valid_arch_strings(space):
     for digits in itertools.islice(itertools.product("012", repeat=8), 0, 6561, 97):
         arch = "".join(digits)
         assert space.decode(space.encode(arch)) == arch
+
+
+def test_brpnas_refuses_spaces_its_gcn_cannot_encode(capsys):
+    """Until the GCN takes `space.graph` (another branch), a wrong encoding must not become a number."""
+    rc, _, err = run_cli(capsys, "predict", "--space", "nasbench_macro", "--dataset", "cifar10", "--method", "brpnas",
+                         "--budget", "20")
+    assert_one_line_error(rc, err, "NAS-Bench-201 cells only", "nasbench_macro")
