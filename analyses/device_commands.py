@@ -26,11 +26,13 @@ def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
     p = subparsers.add_parser("measure", parents=parents,
                               help="measure a local profile (local-cpu) on this machine; cached and resumable")
     p.add_argument("device", help="local-cpu (or local-cpu-bB-tT for batch B and T threads)")
+    p.add_argument("--space", default="nb201", help=f"search space whose networks are timed: "
+                                                    f"{', '.join(local.SPACES)} (default nb201)")
     p.add_argument("--dataset", default="cifar10", help="network shape: cifar10 (default), cifar100, "
-                                                        "imagenet16_120, darcy, ninapro")
+                                                        "imagenet16_120, darcy, ninapro (nb201); cifar10 (nasbench_macro)")
     p.add_argument("--sample", type=int, default=300, help="how many architectures (seeded; default 300)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
-    p.add_argument("--all", action="store_true", help="all 15,625 architectures (in seeded random order)")
+    p.add_argument("--all", action="store_true", help="every architecture of the space (in seeded random order)")
     p.add_argument("--batch", type=int, default=None, help="batch size (default 1)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default 1)")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per architecture (default 15)")
@@ -75,6 +77,18 @@ def _local_settings(args) -> tuple[int, int]:
     return (batch if args.batch is None else args.batch), (threads if args.threads is None else args.threads)
 
 
+def _measurable_space(args):
+    """The space of `devices measure --space`: one the live profile covers, with the dataset checked."""
+    if args.space not in local.SPACES:
+        raise unknown_name("space to measure", args.space, local.SPACES)
+    if args.space == "nb201":
+        check_dataset(args.dataset)
+    space = load_space(args.space, args.sources)
+    if args.space != "nb201" and args.dataset not in space.tasks:
+        raise unknown_name(f"dataset of space {args.space}", args.dataset, space.tasks)
+    return space
+
+
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
@@ -83,8 +97,9 @@ def cmd_measure(args) -> int:
     batch, threads = _local_settings(args)
     repeats = local.DEFAULT_REPEATS if args.repeats is None else args.repeats
     warmup = local.DEFAULT_WARMUP if args.warmup is None else args.warmup
-    check_dataset(args.dataset)
-    space = load_space("nb201", args.sources)
+    space = _measurable_space(args)
+    if args.with_profiling and space.name != "nb201":
+        raise HarnessError("--with-profiling measures NAS-Bench-201's profiling networks; it takes no --space")
     NUM_ARCHS = space.size
     rows = local.sample_rows(NUM_ARCHS if args.all else args.sample, args.seed, NUM_ARCHS)
     rep = local.measure(space, rows, args.dataset, batch=batch, threads=threads, repeats=repeats, warmup=warmup,
@@ -96,7 +111,7 @@ def cmd_measure(args) -> int:
     lo, med, hi = local.spread(rep.frame["median_ms"])
     per_arch = rep.seconds_per_arch
     name = local.profile_name(batch, threads)
-    out = {"device": name, "dataset": args.dataset, "batch": batch, "threads": threads, "repeats": repeats,
+    out = {"device": name, "space": space.name, "dataset": args.dataset, "batch": batch, "threads": threads, "repeats": repeats,
            "warmup": warmup, "torch_version": rep.config.torch_version, "cpu_model": rep.config.cpu_model,
            "requested": rep.requested, "new": rep.new, "cached": rep.cached, "seconds": rep.seconds,
            "seconds_per_arch": per_arch, "median_ms": {"min": lo, "median": med, "max": hi},
@@ -119,7 +134,8 @@ def cmd_measure(args) -> int:
     if args.cache is not None:
         print(f"  other commands read the cache from ${local.ENV_CACHE} (or ~/.cache/mathnas-bench): "
               f"export {local.ENV_CACHE}={local.cache_dir(args.cache)}")
-    print(f"  use it: mathnas-bench optimum --dataset {args.dataset} --device {name} --max-latency MS")
+    on = "" if space.name == "nb201" else f"--space {space.name} "
+    print(f"  use it: mathnas-bench optimum {on}--dataset {args.dataset} --device {name} --max-latency MS")
     return 0
 
 

@@ -131,6 +131,8 @@ class BRPNAS(MethodBase):
             torch.set_num_threads(before)
 
     def _setup(self, oracle) -> None:
+        if tuple(oracle.space.num_choices) != (gcn.NUM_OPS,) * gcn.NUM_NODES:   # until the GCN takes space.graph
+            raise HarnessError(f"brpnas: its GCN encodes NAS-Bench-201 cells only, not space {oracle.space.name!r}")
         torch.manual_seed(self.seed)
         self._gen = torch.Generator().manual_seed(self.seed)
         self._rng = np.random.default_rng(self.seed)

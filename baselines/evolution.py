@@ -1,5 +1,9 @@
 """Regularized evolution (Real et al., AAAI 2019): tournament selection, one-edge mutation, ageing.
 
+A child is the network its code describes: `space.index` maps it to its canonical row (NAS-Bench-Macro: the
+identities moved to the end of their stage) and the population keeps that row's code, so a parent's
+neighbours are its distinct one-node mutations, each network once and never the parent itself.
+
 The budget counts DISTINCT evaluations (the oracle's rule): a child that was evaluated before costs
 nothing and simply re-enters the population with its known accuracy. The loop therefore also stops when
 `max_stall` steps in a row bring no new evaluation (the neighbourhood of the population is used up,
@@ -66,6 +70,9 @@ class RegularizedEvolution(MethodBase):
                 if nbrs.shape[0] == 0:
                     return nbrs
             rows = space.index(nbrs)
+            first = np.sort(np.unique(rows, return_index=True)[1])        # each network once, in mutation order
+            rows = rows[first][rows[first] != space.index(code[None])[0]]  # never the parent itself
+            nbrs = space.enumerate()[rows]
             unknown = np.array([int(r) not in ok_cache for r in rows])
             if unknown.any():
                 for r, f in zip(rows[unknown], feasible(oracle, nbrs[unknown], limits)):

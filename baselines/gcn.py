@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from core.codes import lexicographic_rank, product_codes
+from spaces import cell_graph
 from spaces.nb201 import EDGES, NUM_NODES, NUM_OPS
 
 NUM_GRAPH_NODES = NUM_NODES + 3        # global, input, 6 ops, output
@@ -36,51 +37,9 @@ NONE_OP, SKIP_OP = 0, 1
 NORMS = ("row", "none")
 
 
-def _cell_dag() -> np.ndarray:
-    """8x8 DAG of the cell with ops on nodes: M[a, b] = 1 when node a feeds node b."""
-    m = np.zeros((NUM_NODES + 2, NUM_NODES + 2), dtype=bool)
-    out = NUM_NODES + 1
-    for k, (dst, src) in enumerate(EDGES):
-        if src == 0:
-            m[0, k + 1] = True
-        for l, (dst2, src2) in enumerate(EDGES):
-            if src2 == dst:
-                m[k + 1, l + 1] = True
-        if dst == max(d for d, _ in EDGES):
-            m[k + 1, out] = True
-    return m
-
-
 def cell_graphs(codes: np.ndarray, prune: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised: codes (K, 6) -> (adjacency (K, 8, 8) bool without self-loops, node types (K, 8), -1 = dropped)."""
-    codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-    k = codes.shape[0]
-    m = np.broadcast_to(_cell_dag(), (k, NUM_NODES + 2, NUM_NODES + 2)).copy()
-    types = np.empty((k, NUM_NODES + 2), dtype=np.int64)
-    types[:, 0], types[:, -1] = INPUT, OUTPUT
-    types[:, 1:-1] = codes
-    if not prune:
-        return m, types
-    for j in range(NUM_NODES):           # topological order, as eagle
-        n = j + 1
-        none = codes[:, j] == NONE_OP
-        skip = codes[:, j] == SKIP_OP
-        pred, succ = m[:, :, n].copy(), m[:, n, :].copy()
-        m |= skip[:, None, None] & pred[:, :, None] & succ[:, None, :]
-        gone = none | skip
-        m[gone, n, :] = False
-        m[gone, :, n] = False
-    fw = np.zeros((k, NUM_NODES + 2), dtype=bool)
-    bw = np.zeros_like(fw)
-    fw[:, 0], bw[:, -1] = True, True
-    for _ in range(NUM_NODES + 2):
-        fw |= np.any(fw[:, :, None] & m, axis=1)
-        bw |= np.any(m & bw[:, None, :], axis=2)
-    keep = fw & bw
-    m &= keep[:, :, None] & keep[:, None, :]
-    types[~keep] = -1
-    types[:, 0], types[:, -1] = INPUT, OUTPUT   # eagle keeps their labels even when the cell is empty
-    return m, types
+    return cell_graph.cell_graphs(codes, EDGES, NUM_OPS, NONE_OP, SKIP_OP, prune)
 
 
 def encode(codes: np.ndarray, prune: bool = True, norm: str = "row") -> tuple[np.ndarray, np.ndarray]:

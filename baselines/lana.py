@@ -1,6 +1,8 @@
 """LANA (Molchanov et al., ECCV 2022): block-summation prediction around a teacher, then an ILP.
 
-The teacher is the largest-FLOPs network. Each (node, choice) is scored by the change of a metric when
+The teacher is the largest-FLOPs network (on a space without FLOPs, e.g. TransNAS-Bench-101 micro: each node's
+last choice, since such spaces list choices from smallest to largest; there conv3x3 everywhere, the biggest
+network of the space). Each (node, choice) is scored by the change of a metric when
 only that node of the teacher is swapped to that choice (one evaluation each, 1 + sum(n_i - 1) in all),
 and a network is predicted as teacher + sum of its blocks' changes. Accuracy deltas come from
 evaluations, latency/energy deltas from hardware queries on the same networks, FLOPs/params deltas
@@ -137,7 +139,8 @@ class LANA(MethodBase):
         elif callable(getattr(oracle.space, "size_proxy", None)):
             teacher = proxy_teacher(oracle.space.size_proxy(oracle.dataset))
         else:
-            teacher = swappable(np.zeros(len(nc), dtype=np.int64), nc, lambda c: np.zeros(len(c)), valid)
+            # no size at all (TransNAS): the last choice of every node, choices being listed smallest first
+            teacher = swappable(np.array([n - 1 for n in nc]), nc, lambda c: np.zeros(len(c)), valid)
         swaps, answerable = swap_codes(teacher, nc)[0], getattr(oracle, "answerable", None)
         if callable(answerable) and not answerable(swaps).all():
             raise HarnessError(f"lana needs the {len(swaps)} one-block swaps of its teacher, which "

@@ -1,4 +1,4 @@
-"""Architecture codes: one int per block node. Enumeration order, ranks and Eq. 9 depth validity."""
+"""Architecture codes: one int per block node. Enumeration order, ranks and Eq. 9 depth validity (skip groups)."""
 from __future__ import annotations
 
 import numpy as np
@@ -29,16 +29,81 @@ def unrank(ranks, num_choices) -> np.ndarray:
     return codes
 
 
-def depth_valid(codes, num_choices, skip_from: int | None) -> np.ndarray:
-    """Eq. 9 ordering: for nodes >= skip_from the last choice is "skip", and a skipped node's
-    successors are skipped too."""
+SkipGroups = tuple[tuple[int, ...], ...]
+SkipChoice = tuple[int | None, ...]
+
+
+def skip_structure(num_choices, skip_from: int | None = None, skip_groups=None, skip_choice=None,
+                   what: str = "space") -> tuple[SkipGroups, SkipChoice]:
+    """The Eq. 9 structure as (groups, skip choice per node), validated.
+
+    A group lists nodes in network order; inside a group the skipped nodes form a suffix (a skipped node's
+    later group-mates are skipped too). `skip_choice[i]` is the choice of node i that means "skip" (None for
+    nodes in no group). `skip_from=s` is the shorthand for one group (s, ..., m-1) whose LAST choices are
+    the skips (synthetic spaces); giving both is allowed only when they say the same. Nodes of a group need a
+    real choice besides skip. ((), (None,) * m) when the space has no variable depth."""
+    from core.errors import HarnessError
+
+    n = tuple(int(v) for v in num_choices)
+    m = len(n)
+    derived = None
+    if skip_from is not None:
+        if isinstance(skip_from, bool) or not isinstance(skip_from, (int, np.integer)) or not 0 <= skip_from < m:
+            raise HarnessError(f"{what}: skip_from={skip_from!r} outside 0..{m - 1}")
+        derived = ((tuple(range(int(skip_from), m)),),
+                   tuple(n[i] - 1 if i >= skip_from else None for i in range(m)))
+    if skip_groups is None:
+        if skip_choice is not None and any(c is not None for c in skip_choice):
+            raise HarnessError(f"{what}: skip_choice given without skip_groups")
+        groups, choice = derived if derived is not None else ((), (None,) * m)
+    else:
+        try:
+            groups = tuple(tuple(int(i) for i in g) for g in skip_groups)
+            choice = tuple(None if c is None else int(c) for c in (skip_choice if skip_choice is not None else ()))
+        except (TypeError, ValueError):
+            raise HarnessError(f"{what}: skip_groups must be tuples of node indices and skip_choice one int or "
+                               f"None per node") from None
+        if len(choice) != m:
+            raise HarnessError(f"{what}: skip_choice needs one entry per node ({m}), got {len(choice)}")
+        if derived is not None and (groups, choice) != derived:
+            raise HarnessError(f"{what}: skip_from={skip_from} disagrees with skip_groups/skip_choice")
+    seen: set[int] = set()
+    for g in groups:
+        for i in g:
+            if not 0 <= i < m or i in seen:
+                raise HarnessError(f"{what}: skip group node {i} is outside 0..{m - 1} or in two groups")
+            seen.add(i)
+            c = choice[i]
+            if c is None or not 0 <= c < n[i]:
+                raise HarnessError(f"{what}: node {i} of a skip group needs a skip choice in 0..{n[i] - 1}, got {c}")
+            if n[i] < 2:
+                raise HarnessError(f"{what}: skippable node {i} needs a real choice besides skip")
+    if any(c is not None for i, c in enumerate(choice) if i not in seen):
+        raise HarnessError(f"{what}: skip_choice names a skip for a node in no skip group")
+    return groups, choice
+
+
+def skip_pairs(groups: SkipGroups, choice: SkipChoice) -> list[tuple[int, int, int, int]]:
+    """(node, its skip choice, next node of the group, its skip choice) for every consecutive pair: Eq. 9 says
+    skip(node) implies skip(next)."""
+    return [(g[k], choice[g[k]], g[k + 1], choice[g[k + 1]]) for g in groups for k in range(len(g) - 1)]
+
+
+def depth_valid(codes, num_choices, skip_from: int | None = None, skip_groups=None, skip_choice=None) -> np.ndarray:
+    """Eq. 9 ordering: inside each skip group a skipped node's later group-mates are skipped too
+    (shorthand `skip_from`: one group of the nodes >= skip_from, whose last choice is "skip")."""
     codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
     ok = np.ones(codes.shape[0], dtype=bool)
-    if skip_from is not None:
-        n = num_choices
-        for i in range(skip_from, len(n) - 1):
-            ok &= (codes[:, i] != n[i] - 1) | (codes[:, i + 1] == n[i + 1] - 1)
+    groups, choice = skip_structure(num_choices, skip_from, skip_groups, skip_choice)
+    for i, si, k, sk in skip_pairs(groups, choice):
+        ok &= (codes[:, i] != si) | (codes[:, k] == sk)
     return ok
+
+
+def space_skip_structure(space) -> tuple[SkipGroups, SkipChoice]:
+    """A space's Eq. 9 structure from its optional `skip_groups`/`skip_choice` attributes, else `skip_from`."""
+    return skip_structure(space.num_choices, getattr(space, "skip_from", None), getattr(space, "skip_groups", None),
+                          getattr(space, "skip_choice", None), what=f"space {getattr(space, 'name', '')!r}")
 
 
 def check_codes(codes, num_choices, what: str = "space") -> np.ndarray:

@@ -52,6 +52,17 @@ def kendall_tau_rounded(pred, true, decimals: int = 1) -> float:
     return kendall_tau(np.round(p, decimals), np.round(t, decimals))
 
 
+def seed_kendall_tau(per_seed) -> dict:
+    """The seed-to-seed noise ceiling of a ranking: Kendall tau between every pair of training seeds over the
+    same architectures (`per_seed`: (seeds, rows), e.g. NASBenchMacro.seed_accuracies). No predictor can be
+    expected to rank one seed's results better than another seed does."""
+    v = np.asarray(per_seed, dtype=np.float64)
+    if v.ndim != 2 or v.shape[0] < 2:
+        raise ValueError(f"per-seed values need shape (seeds >= 2, rows), got {v.shape}")
+    pairs = {f"{a}-{b}": kendall_tau(v[a], v[b]) for a in range(v.shape[0]) for b in range(a + 1, v.shape[0])}
+    return {"pairs": pairs, "mean": float(np.mean(list(pairs.values())))}
+
+
 def prediction_scores(pred, true, ranking: bool = True) -> dict[str, float]:
     """The JSON block of `predict`: tau, rho, MSE, MAE (and top-k overlaps when `ranking`)."""
     out = {"kendall_tau": kendall_tau(pred, true), "spearman": spearman(pred, true),

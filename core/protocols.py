@@ -19,7 +19,7 @@ from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from core.errors import HarnessError, shown
+from core.errors import HarnessError, one_line, shown
 from core.validation import check_limits
 
 HIGHER, LOWER = "higher", "lower"
@@ -140,6 +140,13 @@ class Space(Protocol):
     #   row_costs(dataset) -> {"flops"|"params": array over rows}: exact published costs when they are not a
     #       per-choice sum (block_costs None); ground truth takes them from here
     #   torch_model(code, dataset) -> torch.nn.Module; input_shape(dataset): live measurement (devices.local)
+    #   skip_groups, skip_choice: Eq. 9 beyond the `skip_from` shorthand (core.codes.skip_structure): groups of
+    #       nodes whose skipped members form a suffix, and each node's "skip" choice (None: not skippable);
+    #       NAS-Bench-Macro's identities inside a stage. core.codes.space_skip_structure reads either form.
+    #   seed_accuracies(dataset, split) -> (seeds, rows): per training seed, when Task.seeds > 1 (noise ceiling)
+    # A space whose block_costs is None (no exact FLOPs) may say `choices_by_size = True` when it lists each
+    # node's choices from smallest to largest: methods that need a size order (MathNAS's base and N_avg) then
+    # use the listing order; otherwise every node's first choice stands in.
 
 
 # --- devices --------------------------------------------------------------------------------------------
@@ -193,8 +200,16 @@ class DeviceProfile:
                                f"{', '.join(self.coverage.get(space, self.coverage.get(ANY_SPACE)))}")
 
     def values(self, space, dataset: str, sources) -> dict[str, np.ndarray]:
+        """The loader's arrays; a loader that crashes (e.g. a plug-in assuming FLOPs on a space without them)
+        is a one-line error naming the device and the space, never a traceback."""
         self.check_covers(space.name, dataset)
-        return self.loader(space, dataset, sources)
+        try:
+            return self.loader(space, dataset, sources)
+        except HarnessError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a plug-in's bug or assumption: one line naming it
+            raise HarnessError(f"device {self.name!r} cannot serve space {space.name!r}/{dataset}: "
+                               f"{one_line(f'{type(e).__name__}: {e}', 300)}") from None
 
     def answers_any_code(self, space: str) -> bool:
         """Whether the profile gives exact values for codes outside `space`'s table rows (capability `exact`)."""

@@ -3,18 +3,32 @@
 Profiles come from the entry-point group mathnas_bench.devices (a DeviceProfile, or a function returning
 one or a list), plus the user's own CSVs (`--device-file`, carried in core.sources.Sources). Nothing is
 registered at run time: `get_profile(name, sources)` looks in the user's files first, then the registry,
-then makes `local-cpu-bB-tT` (another batch/thread setting of the live profile) on demand.
+then makes `local-cpu-bB-tT` (another batch/thread setting of the live profile) on demand. `none` is the
+profile of no hardware at all (accuracy, FLOPs and params only), for spaces no device measures
+(TransNAS-Bench-101) or problems limited by FLOPs/params alone; it is built in, not registered, because it
+has no metric to offer.
 """
 from __future__ import annotations
 
 from functools import lru_cache
 
 from core.errors import HarnessError, unknown_name
-from core.protocols import DeviceProfile
+from core.protocols import ANY_SPACE, DeviceProfile
 from core.registry import DEVICES
 from core.sources import Sources
 from devices import local
 from devices.user_file import profile_from_file
+
+
+NO_DEVICE = "none"
+
+
+@lru_cache(maxsize=1)
+def no_device() -> DeviceProfile:
+    """`none`: no latency, no energy, on every space (the ground truth then has accuracy, FLOPs and params)."""
+    return DeviceProfile(NO_DEVICE, "none", (), "no hardware metric: accuracy, FLOPs and params only",
+                         lambda space, dataset, sources: {}, coverage={ANY_SPACE: None},
+                         note="for spaces no device measures, or limits on FLOPs/params only")
 
 
 @lru_cache(maxsize=1)
@@ -61,6 +75,9 @@ def _user_profiles(files: tuple[str, ...]) -> dict[str, DeviceProfile]:
     out = {}
     for f in files:
         p = profile_from_file(f)
+        if p.name == NO_DEVICE:
+            raise HarnessError(f"device file {f}: its name {p.name!r} (the file stem) is the built-in profile of no "
+                               f"hardware; rename the file")
         if p.name in registered():
             raise HarnessError(f"device file {f}: its name {p.name!r} (the file stem) is a built-in "
                                f"{registered()[p.name].kind} profile; rename the file")
@@ -69,9 +86,9 @@ def _user_profiles(files: tuple[str, ...]) -> dict[str, DeviceProfile]:
 
 
 def profiles(sources=None) -> list[DeviceProfile]:
-    """Registered profiles, then the user's files."""
+    """Registered profiles, then the user's files, then `none`."""
     files = Sources.of(sources).resolve().device_files if sources is not None else ()
-    return list(registered().values()) + list(_user_profiles(files).values())
+    return list(registered().values()) + list(_user_profiles(files).values()) + [no_device()]
 
 
 def get_profile(name: str, sources=None) -> DeviceProfile:
@@ -84,7 +101,9 @@ def get_profile(name: str, sources=None) -> DeviceProfile:
         return user[name]
     if name in registered():
         return registered()[name]
+    if name == NO_DEVICE:
+        return no_device()
     made = local.profile_for_name(name)
     if made is None:
-        raise unknown_name("device", name, list(registered()) + list(user))
+        raise unknown_name("device", name, list(registered()) + list(user) + [NO_DEVICE])
     return made

@@ -1,6 +1,6 @@
-"""The `local-cpu` profile: latency of the real torch NAS-Bench-201 network on THIS machine.
+"""The `local-cpu` profile: latency of the real torch network on THIS machine (NAS-Bench-201, NAS-Bench-Macro).
 
-One measurement = build `spaces.nb201_model.build_model(code, dataset)` (torch.manual_seed(0)), fix the
+One measurement = build the space's `torch_model(code, dataset)` (torch.manual_seed(0)), fix the
 thread count, run `warmup` untimed forward passes, then `repeats` timed ones (time.perf_counter, gc off,
 torch.inference_mode). We keep the median and the interquartile range (the noise).
 
@@ -9,8 +9,9 @@ the chunk once (seeded shuffled order). Load from other processes then hits all 
 instead of whole networks: on a busy shared 2-core machine this raised the test-retest Kendall tau of 40
 networks from 0.63 (one network after the other) to 0.89 at the same cost.
 
-Results are cached as Parquet, one file per configuration: dataset, batch, threads, torch version and CPU
-model (a cache measured on another machine or torch is never mistaken for this one). Each row is one
+Results are cached as Parquet, one file per configuration: space (in the file name for spaces other than
+nb201, whose names predate the other spaces), dataset, batch, threads, torch version and CPU model (a cache
+measured on another machine, torch or space is never mistaken for this one). Each row is one
 architecture. Measuring writes after every chunk (atomically, under a file lock, merged with what is on
 disk), so an interrupted run resumes and a re-run measures only what is missing.
 
@@ -51,6 +52,7 @@ DEFAULT_CHUNK = 25
 COLUMNS = ("arch_index", "arch", "dataset", "batch", "threads", "torch_version", "cpu_model",
            "median_ms", "iqr_ms", "q25_ms", "q75_ms", "min_ms", "repeats", "warmup", "interleaved", "measured_at")
 _NAME_RE = re.compile(r"^local-cpu-b(\d+)-t(\d+)$")
+SPACES = ("nb201", "nasbench_macro")   # spaces whose Space has torch_model/input_shape
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
@@ -100,20 +102,24 @@ class Config:
     threads: int = DEFAULT_THREADS
     torch_version: str = ""
     cpu_model: str = ""
+    space: str = "nb201"
 
     @classmethod
-    def here(cls, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS) -> "Config":
+    def here(cls, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS,
+             space: str = "nb201") -> "Config":
         for what, v in (("batch", batch), ("threads", threads)):
             if isinstance(v, bool) or int(v) != v or v < 1:
                 raise HarnessError(f"--{what} must be a whole number >= 1, got {v!r}")
-        return cls(dataset, int(batch), int(threads), torch_version(), cpu_model())
+        return cls(dataset, int(batch), int(threads), torch_version(), cpu_model(), space)
 
     def file(self, cache: Path) -> Path:
         digest = hashlib.sha1(f"{self.torch_version}|{self.cpu_model}".encode()).hexdigest()[:12]
-        return cache / "local-cpu" / f"{self.dataset}-b{self.batch}-t{self.threads}-{digest}.parquet"
+        prefix = "" if self.space == "nb201" else f"{self.space}-"    # nb201's names are older than the others
+        return cache / "local-cpu" / f"{prefix}{self.dataset}-b{self.batch}-t{self.threads}-{digest}.parquet"
 
     def describe(self) -> str:
-        return (f"{self.dataset}, batch {self.batch}, {self.threads} thread(s), torch {self.torch_version}, "
+        where = self.dataset if self.space == "nb201" else f"{self.space}/{self.dataset}"
+        return (f"{where}, batch {self.batch}, {self.threads} thread(s), torch {self.torch_version}, "
                 f"CPU {self.cpu_model!r}")
 
 
@@ -141,7 +147,8 @@ def profile(batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS) -> Devic
         name, "live", ("latency",),
         f"this machine ({cpu_model()}), torch CPU, batch {batch}, {threads} thread(s); median of timed runs, "
         f"cached in ${ENV_CACHE} or ~/.cache/mathnas-bench",
-        _loader(name, batch, threads), coverage={"nb201": None}, resolution_ms=None, live=True, measurer=measurer,
+        _loader(name, batch, threads), coverage={s: None for s in SPACES}, resolution_ms=None, live=True,
+        measurer=measurer,
         note=f"NaN = not measured; run `mathnas-bench devices measure {name} --dataset D` first")
 
 
@@ -158,12 +165,13 @@ def profile_for_name(name: str) -> DeviceProfile | None:
 
 def _loader(name: str, batch: int, threads: int):
     def load(space, dataset: str, sources) -> dict[str, np.ndarray]:
-        cfg = Config.here(dataset, batch, threads)
+        cfg = Config.here(dataset, batch, threads, space.name)
         cache = cache_dir()
         frame = read_cache(cfg, cache)
         if frame.empty:
+            on = "" if space.name == "nb201" else f" --space {space.name}"
             raise HarnessError(f"device {name!r}: nothing measured yet on this machine ({cfg.describe()}) in "
-                               f"{cache}; run `mathnas-bench devices measure {name} --dataset {dataset}` first")
+                               f"{cache}; run `mathnas-bench devices measure {name}{on} --dataset {dataset}` first")
         return {"latency": values_from_frame(space, frame)}
     return load
 
@@ -287,7 +295,7 @@ def measure(space, rows, dataset: str, batch: int = DEFAULT_BATCH, threads: int 
             progress: bool = True, chunk: int = DEFAULT_CHUNK) -> MeasureReport:
     """Measure the architectures at official indices `rows` that the cache lacks, in the given order."""
     _check_counts(repeats, warmup)
-    cfg = Config.here(dataset, batch, threads)
+    cfg = Config.here(dataset, batch, threads, space.name)
     folder = cache_dir(cache)
     rows = [int(r) for r in rows]
     if any(r < 0 or r >= space.size for r in rows):
@@ -332,7 +340,7 @@ def sample_rows(n: int, seed: int, size: int = 15625) -> np.ndarray:
 def measured_values(space, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS,
                     cache: str | os.PathLike | None = None) -> np.ndarray:
     """Latency (ms) over all rows of the space from the cache in `cache`, NaN where not measured."""
-    return values_from_frame(space, read_cache(Config.here(dataset, batch, threads), cache_dir(cache)))
+    return values_from_frame(space, read_cache(Config.here(dataset, batch, threads, space.name), cache_dir(cache)))
 
 
 def spread(values) -> tuple[float, float, float]:

@@ -15,7 +15,7 @@ from core.oracle import Oracle
 from core.protocols import Problem, make_method
 from core.sources import Sources
 from devices import get_profile
-from evaluation.groundtruth import ground_truth, optimum
+from evaluation.groundtruth import ground_truth, metric_info, optimum, raw_metric
 
 PREDICTED_METRICS = ("accuracy", "latency", "energy")
 
@@ -75,13 +75,14 @@ def _true_values(gt, row: int) -> dict:
 
 
 def score_code(gt, code, limits: dict[str, float], data=None) -> dict:
-    """True metrics of a found code and whether it meets the TRUE limits.
+    """True metrics of a found code and whether it meets the TRUE limits. `true_accuracy` is oriented (higher is
+    better); `true_metric` is the task's metric as published (e.g. TransNAS room_layout's L2 loss).
 
     On live profiles an unmeasured architecture is measured now; on user files it is reported as
     `feasible: None, unmeasured: True`, never silently called infeasible."""
     if code is None:
         return {"arch": None, "arch_index": None, "true_accuracy": None, "true_latency": None,
-                "true_energy": None, "true_flops": None, "feasible": False}
+                "true_energy": None, "true_flops": None, "feasible": False, "true_metric": None}
     row = int(gt.space.index(np.asarray(code).reshape(1, -1))[0])
     values = _true_values(gt, row)
     extra = {}
@@ -99,7 +100,7 @@ def score_code(gt, code, limits: dict[str, float], data=None) -> dict:
         feasible = all(values[m] is not None and values[m] <= v for m, v in limits.items())
     return {"arch": gt.space.decode(gt.codes[row]), "arch_index": row, "true_accuracy": values["accuracy"],
             "true_latency": values["latency"], "true_energy": values["energy"], "true_flops": values["flops"],
-            "feasible": feasible, **extra}
+            "feasible": feasible, "true_metric": raw_metric(gt, values["accuracy"]), **extra}
 
 
 def trajectory(gt, oracle: Oracle, limits: dict[str, float], final_row: int | None) -> list[dict]:
@@ -150,6 +151,7 @@ def search_report(method: str, problem: Problem, seed: int = 0, budget: int | No
     if measured < gt.size:  # live/user profiles: the exact optimum is over the measured sample
         scored["optimum_scope"] = f"measured sample of {measured} architectures"
     out = {**scored, "optimum_accuracy": best.accuracy, "optimum_arch": best.arch, "regret": regret,
+           "optimum_metric": raw_metric(gt, best.accuracy), **metric_info(gt),
            "queries": oracle.queries, "hw_queries": oracle.hw_queries, "search_seconds": search_seconds,
            "regime": oracle.regime, "device_live": gt.device_live, "predicted": result.predicted,
            "trajectory": trajectory(gt, oracle, problem.limits, scored["arch_index"]),

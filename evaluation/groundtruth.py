@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from core.errors import HarnessError, shown, unknown_name
+from core.protocols import Task
 from core.sources import Sources
 from core.truth import GroundTruth
 from core.validation import COST_METRICS, check_limits
@@ -79,6 +80,21 @@ def _ground_truth(space_name: str, dataset: str, device: str, sources: Sources) 
 
 
 ground_truth.cache_clear = _ground_truth.cache_clear
+
+
+def task_of(gt: GroundTruth) -> Task:
+    return gt.task if gt.task is not None else Task(gt.dataset)
+
+
+def raw_metric(gt: GroundTruth, oriented) -> float | None:
+    """The task's metric as the benchmark reports it (a loss, not its negation), from an oriented accuracy."""
+    return None if oriented is None else task_of(gt).raw(float(oriented))
+
+
+def metric_info(gt: GroundTruth) -> dict:
+    """What the accuracy slot means on this task (shown beside oriented values in reports and the CLI)."""
+    t = task_of(gt)
+    return {"metric": t.metric, "metric_unit": t.unit, "direction": t.direction}
 
 
 def measured_mask(gt: GroundTruth) -> np.ndarray:

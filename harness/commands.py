@@ -7,21 +7,23 @@ import json
 import numpy as np
 import pandas as pd
 
+from core.codes import space_skip_structure
 from core.errors import HarnessError
 from core.files import atomic_write_bytes
 from core.oracle import REGIMES
 from core.protocols import Problem, method_class
 from core.registry import METHODS, SPACES
 from core.text import fmt_value, plain_table, print_json, with_unit
-from devices import get_profile, profiles
+from devices import NO_DEVICE, get_profile, profiles
 from evaluation.evaluate import predict_report, score_code, search_report
-from evaluation.groundtruth import ground_truth, optimum, pareto_front
+from evaluation.groundtruth import ground_truth, metric_info, optimum, pareto_front, raw_metric, task_of
 from spaces import load_space
 from spaces.nb201_data import PUBLISHED_MAXIMA, load_tables
 
 DATASET_HELP = "dataset/task of the space (see `mathnas-bench spaces`; NB201: cifar10, cifar100, imagenet16_120, " \
                "darcy, ninapro)"
-DEVICE_HELP = "device profile (see `mathnas-bench devices`)"
+DEVICE_HELP = "device profile (see `mathnas-bench devices`; `none`: no hardware, accuracy/FLOPs/params only)"
+DEFAULT_DEVICE_HELP = "; default fpga on nb201, none on other spaces"
 
 
 # --- options -------------------------------------------------------------------------------------------
@@ -29,13 +31,12 @@ def space_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", default="nb201", help="search space (see `mathnas-bench spaces`; default nb201)")
 
 
-def where_options(p: argparse.ArgumentParser, dataset: str | None = None, device: str | None = None) -> None:
-    """--space, --dataset and --device (required where no default is given)."""
+def where_options(p: argparse.ArgumentParser, dataset: str | None = None) -> None:
+    """--space, --dataset (required unless given a default) and --device (default by space)."""
     space_option(p)
     p.add_argument("--dataset", required=dataset is None, default=dataset,
                    help=DATASET_HELP + (f"; default {dataset}" if dataset else ""))
-    p.add_argument("--device", required=device is None, default=device,
-                   help=DEVICE_HELP + (f"; default {device}" if device else ""))
+    p.add_argument("--device", default=None, help=DEVICE_HELP + DEFAULT_DEVICE_HELP)
 
 
 def json_flag(p: argparse.ArgumentParser) -> None:
@@ -47,7 +48,24 @@ def limit_options(p: argparse.ArgumentParser) -> None:
                                                                     "devices)")
     p.add_argument("--max-energy", type=float, metavar="MJ", help="energy limit in mJ (device profile)")
     p.add_argument("--max-flops", type=float, metavar="MACS", help="FLOPs limit (multiply-accumulates)")
-    p.add_argument("--max-params", type=float, metavar="N", help="parameter-count limit")
+    p.add_argument("--max-params", type=float, metavar="N", help="parameter-count limit (a count, not millions: "
+                                                                   "1000000 for 1 M)")
+
+
+def device_of(args) -> str:
+    """--device, else fpga on nb201 (as always) and `none` (no hardware) on the other spaces."""
+    if args.device is not None:
+        return args.device
+    return "fpga" if args.space == "nb201" else NO_DEVICE
+
+
+def _metric_text(gt, oriented, digits: int = 6) -> str:
+    """`accuracy 94.37 %`, or for a task whose metric is not an accuracy to maximise its own name and value
+    (`valid L2 loss 0.6012 (lower is better)`)."""
+    t = task_of(gt)
+    if t.direction == "higher":
+        return f"accuracy {with_unit(oriented, gt.unit('accuracy'), digits)}"
+    return f"{t.metric} {with_unit(raw_metric(gt, oriented), t.unit, digits)} (lower is better)"
 
 
 def limits_from(args) -> dict[str, float]:
@@ -102,8 +120,13 @@ def space_rows(sources) -> list[dict]:
             rows.append({"name": name, "error": str(e)})
             continue
         devices = [p.name for p in profiles(sources) if p.covers(name)]
+        groups, choice = space_skip_structure(sp)
+        costs = sp.block_costs(next(iter(sp.tasks))) if sp.tasks else sp.block_costs(None)
+        devices = [d for d in devices if costs is not None or get_profile(d, sources).kind != "analytic"]
         rows.append({"name": name, "size": sp.size, "blocks": sp.num_nodes, "choices": list(sp.num_choices),
-                     "skip_from": sp.skip_from, "tasks": {t: task.as_dict() for t, task in sp.tasks.items()},
+                     "skip_from": sp.skip_from, "skip_groups": [list(g) for g in groups],
+                     "skip_choice": list(choice), "exact_costs": costs is not None,
+                     "tasks": {t: task.as_dict() for t, task in sp.tasks.items()},
                      "devices": devices, "source": sp.source})
     return rows
 
@@ -119,8 +142,10 @@ def cmd_spaces(args) -> int:
             continue
         choices = sorted(set(r["choices"]))
         shape = f"{r['blocks']} blocks x {choices[0] if len(choices) == 1 else '/'.join(map(str, choices))} choices"
-        print(f"{r['name']}: {r['size']:,} rows, {shape}" + (f", skip from node {r['skip_from']}"
-                                                              if r["skip_from"] is not None else ""))
+        skips = f", skip from node {r['skip_from']}" if r["skip_from"] is not None else \
+            (", skip groups " + " ".join("(" + ",".join(map(str, g)) + ")" for g in r["skip_groups"]) + " (Eq. 9)"
+             if r["skip_groups"] else "")
+        print(f"{r['name']}: {r['size']:,} rows, {shape}{skips}" + ("" if r["exact_costs"] else ", no exact FLOPs/params"))
         for t in r["tasks"].values():
             unit = f" ({t['unit']})" if t["unit"] else ""
             split = t["search_split"] if t["search_split"] == t["score_split"] else \
@@ -149,18 +174,21 @@ def cmd_devices(args) -> int:
 
 # --- optimum / pareto / arch --------------------------------------------------------------------------------
 def cmd_optimum(args) -> int:
+    args.device = device_of(args)
     gt = ground_truth(args.dataset, args.device, args.sources, space=args.space)
     limits = limits_from(args)
     best = optimum(gt, limits)
     if args.json:
         print_json({"space": args.space, "dataset": args.dataset, "device": args.device, "limits": limits,
-                    **best.as_dict(), "units": _units(gt)})
+                    **best.as_dict(), "optimum_metric": raw_metric(gt, best.accuracy), **metric_info(gt),
+                    "units": _units(gt)})
         return 0
     u = _units(gt)
     lim = ", ".join(f"{m} <= {with_unit(v, u[m])}" for m, v in limits.items()) or "no limits"
-    print(f"optimum on {args.dataset}/{args.device} ({lim}; {best.feasible_count:,} feasible): {best.arch}")
-    parts = [f"index {best.row}", f"accuracy {with_unit(best.accuracy, u['accuracy'], 6)}"
-             if best.accuracy is not None else f"{best.objective} {best.objective_value:g}"]
+    where = args.dataset if args.space == "nb201" else f"{args.space}/{args.dataset}"
+    print(f"optimum on {where}/{args.device} ({lim}; {best.feasible_count:,} feasible): {best.arch}")
+    parts = [f"index {best.row}", _metric_text(gt, best.accuracy) if best.accuracy is not None
+             else f"{best.objective} {best.objective_value:g}"]
     parts += [f"{m} {with_unit(getattr(best, m), u[m])}" for m in ("latency", "energy", "flops", "params")
               if getattr(best, m) is not None]
     print("  " + "  ".join(parts))
@@ -168,6 +196,7 @@ def cmd_optimum(args) -> int:
 
 
 def cmd_pareto(args) -> int:
+    args.device = device_of(args)
     gt = ground_truth(args.dataset, args.device, args.sources, space=args.space)
     costs = tuple(c.strip() for c in args.costs.split(",") if c.strip())
     rows = pareto_front(gt, costs)
@@ -182,20 +211,24 @@ def cmd_pareto(args) -> int:
 
 
 def cmd_arch(args) -> int:
+    args.device = device_of(args)
     gt = ground_truth(args.dataset, args.device, args.sources, space=args.space)
     code = gt.space.encode(args.arch)
     scored = score_code(gt, code, {}, args.sources)
     scored.pop("feasible")
     row = scored["arch_index"]
     out = {"space": args.space, "dataset": args.dataset, "device": args.device, "code": code, **scored,
-           "true_params": None if gt.params is None else float(gt.params[row]), "units": _units(gt)}
+           "true_params": None if gt.params is None else float(gt.params[row]), **metric_info(gt),
+           "units": _units(gt)}
     if args.json:
         print_json(out)
         return 0
     u = _units(gt)
     for key, value in out.items():
-        if key == "units":
+        if key in ("units", "metric_unit") or (key == "true_metric" and task_of(gt).direction == "higher"):
             continue
+        if key == "true_metric":
+            value = with_unit(value, task_of(gt).unit, 6)
         metric = key.removeprefix("true_")
         text = with_unit(value, u[metric], 6) if metric in u and key.startswith("true_") else \
             (fmt_value(value) if not isinstance(value, np.ndarray) else str(value.tolist()))
@@ -243,7 +276,7 @@ def _regime(args) -> dict:
 def method_options(p: argparse.ArgumentParser, task: str) -> None:
     able = [n for n in METHODS.names() if _can(n, task)]
     p.add_argument("--method", required=True, help=f"one of: {', '.join(able)}")
-    where_options(p, device="fpga")
+    where_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     p.add_argument("--budget", type=int, default=None,
                    help="max distinct architectures evaluated (accuracy queries) through the oracle")
@@ -271,12 +304,14 @@ def _can(name: str, task: str) -> bool:
 
 
 def cmd_predict(args) -> int:
+    args.device = device_of(args)
     out = predict_report(args.method, args.dataset, args.device, seed=args.seed, budget=_budget(args),
                          data=args.sources, space=args.space, **_regime(args), **_method_params(args))
     if args.json:
         print_json(out)
         return 0
-    print(f"{args.method} on {args.dataset}/{args.device}: {out['queries']} evaluations, {out['hw_queries']} hardware "
+    where = args.dataset if args.space == "nb201" else f"{args.space}/{args.dataset}"
+    print(f"{args.method} on {where}/{args.device}: {out['queries']} evaluations, {out['hw_queries']} hardware "
           f"measurements ({out['regime']}), fit {out['fit_seconds']:.2f} s")
     for metric in ("accuracy", "latency", "energy"):
         s = out[metric]
@@ -287,6 +322,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_search(args) -> int:
+    args.device = device_of(args)
     problem = Problem(args.dataset, args.device, limits_from(args), space=args.space)
     out = search_report(args.method, problem, seed=args.seed, budget=_budget(args), data=args.sources,
                         **_regime(args), **_method_params(args))
@@ -303,10 +339,16 @@ def cmd_search(args) -> int:
     print(f"{args.method} on {problem.describe(u)}: {out['arch'] or '-'} ({status})")
     acc = with_unit(out["true_accuracy"], u["accuracy"], 6)
     regret = "n/a" if out["regret"] is None else \
-        (f"{out['regret']:.4g} points" if out["feasible"] else "infeasible (no regret)")
+        (f"{out['regret']:.4g}{' points' if u['accuracy'] == '%' else ''}" if out["feasible"] else
+         "infeasible (no regret)")
     costs = "  ".join(f"{m} {with_unit(out.get('true_' + m), u[m])}" for m in ("latency", "energy")
                       if out.get("true_" + m) is not None)
-    print(f"  true accuracy {acc}  optimum {with_unit(out['optimum_accuracy'], u['accuracy'], 6)}  regret {regret}")
+    if task_of(gt).direction == "higher":
+        print(f"  true accuracy {acc}  optimum {with_unit(out['optimum_accuracy'], u['accuracy'], 6)}  regret {regret}")
+    else:
+        unit = task_of(gt).unit
+        print(f"  true {out['metric']} {with_unit(out['true_metric'], unit, 6)}  optimum "
+              f"{with_unit(out['optimum_metric'], unit, 6)} (lower is better)  regret {regret}")
     print(f"  {costs + '  ' if costs else ''}evaluations {out['queries']}  hardware measurements {out['hw_queries']} "
           f"({out['regime']})  search {out['search_seconds']:.3f} s")
     return 0
@@ -334,7 +376,7 @@ def register(sub, common) -> tuple:
     p = sub.add_parser("arch", parents=[common], help="true metrics of one architecture (the benchmark's arch string)")
     p.add_argument("arch", help="e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|"
                                 "nor_conv_3x3~1|skip_connect~2|'")
-    where_options(p, dataset="cifar10", device="fpga")
+    where_options(p, dataset="cifar10")
     json_flag(p)
     p.set_defaults(func=cmd_arch)
 

@@ -30,13 +30,15 @@ from typing import Callable
 
 import numpy as np
 
-from core.codes import product_codes
+from core.codes import product_codes, skip_structure, space_skip_structure
 from core.errors import HarnessError
 from core.protocols import BlockCosts
 
 HARDWARE_METRICS = ("latency", "energy")
 PROFILED_METRICS = ("accuracy",) + HARDWARE_METRICS
 MAX_FULL = 5_000_000  # codes; profiling every network of a bigger space is refused
+NO_FLOPS = ("this space has no exact per-choice FLOPs (block_costs is None), so Eq. 5's FLOPs scaling is undefined; "
+            "use the plain block sum: --param flops_scaling=false (the paper's Table 5 ablation)")
 
 
 def as_codes(codes, num_choices) -> np.ndarray:
@@ -50,26 +52,38 @@ def as_codes(codes, num_choices) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SpaceSpec:
-    """What profiling needs to know about a space: its shape, exact per-choice costs (None: not published) and
-    which codes have a row (`valid`, None: all)."""
+    """What profiling needs to know about a space: its shape, per-choice costs, Eq. 9 structure and which codes
+    have a row (`valid`, None: all).
+
+    `costs` is None for a space without exact FLOPs (NAS-Bench-Graph, TransNAS-Bench-101 micro): then only the
+    plain block sum can be used (flops_scaling=false). Where profiling needs a size order of a node's choices
+    (base "largest"/"smallest", N_avg) it uses the FLOPs, else the listing order when the space lists its
+    choices from smallest to largest (`choices_by_size`), else every node's first choice."""
 
     num_choices: tuple[int, ...]
     costs: BlockCosts | None
-    skip_from: int | None = None           # Eq. 9: nodes >= skip_from have a last choice "skip"
+    skip_from: int | None = None           # Eq. 9 shorthand: nodes >= skip_from have a last choice "skip"
     choice_names: tuple[tuple[str, ...], ...] | None = None
     name: str = ""
     valid: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False)
     exact_costs: bool = True               # False: `costs` is the space's size index (hardware-only profiling)
+    skip_groups: tuple[tuple[int, ...], ...] | None = None   # Eq. 9 (core.codes.skip_structure)
+    skip_choice: tuple[int | None, ...] | None = None
+    choices_by_size: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "num_choices", tuple(int(n) for n in self.num_choices))
         if not self.num_choices or min(self.num_choices) < 1:
             raise HarnessError(f"space {self.name!r}: every node needs at least one choice, got {self.num_choices}")
-        if self.costs is None:
-            return
-        shape = tuple(len(b) for b in self.costs.block_flops)
-        if shape != self.num_choices:
-            raise HarnessError(f"space {self.name!r}: block_flops shape {list(shape)} != choices {list(self.num_choices)}")
+        if self.costs is not None:
+            shape = tuple(len(b) for b in self.costs.block_flops)
+            if shape != self.num_choices:
+                raise HarnessError(f"space {self.name!r}: block_flops shape {list(shape)} != choices "
+                                   f"{list(self.num_choices)}")
+        groups, choice = skip_structure(self.num_choices, self.skip_from, self.skip_groups, self.skip_choice,
+                                        what=f"space {self.name!r}")
+        object.__setattr__(self, "skip_groups", groups)
+        object.__setattr__(self, "skip_choice", choice)
 
     @property
     def num_nodes(self) -> int:
@@ -90,8 +104,18 @@ class SpaceSpec:
 
     def _costs(self) -> BlockCosts:
         if self.costs is None:
-            raise HarnessError(f"space {self.name!r} publishes no per-choice FLOPs/params")
+            raise HarnessError(f"space {self.name!r} has no exact per-choice FLOPs/params (block_costs is None)")
         return self.costs
+
+    @property
+    def size_order(self) -> tuple[np.ndarray, ...] | None:
+        """Per node, what "larger choice" means: FLOPs (or the size index), else the listing order of a space
+        that lists its choices by size, else None (unknown: every node's first choice stands in)."""
+        if self.costs is not None:
+            return self.block_flops
+        if self.choices_by_size:
+            return tuple(np.arange(n, dtype=np.float64) for n in self.num_choices)
+        return None
 
     def flops(self, codes) -> np.ndarray:
         return self._costs().flops(as_codes(codes, self.num_choices))
@@ -103,10 +127,18 @@ class SpaceSpec:
         codes = as_codes(codes, self.num_choices)
         return np.ones(codes.shape[0], dtype=bool) if self.valid is None else np.asarray(self.valid(codes), dtype=bool)
 
+    def reference_flops(self, codes) -> float | None:
+        """The FLOPs at which block values measured on `codes` hold: one network's own FLOPs, the harmonic
+        mean over several; None without exact FLOPs (only the plain block sum is possible then)."""
+        codes = as_codes(codes, self.num_choices)
+        if not self.has_flops:
+            return None
+        return float(self.flops(codes)[0]) if codes.shape[0] == 1 else harmonic_mean_flops(self, codes)
+
     @classmethod
     def of(cls, space, dataset: str | None = None, proxy_ok: bool = False) -> "SpaceSpec":
-        """From a Space (its `block_costs(dataset)`, None allowed, and its optional `valid`) or anything with a
-        `costs` attribute.
+        """From a Space (its `block_costs(dataset)`, None allowed, its optional `valid` and Eq. 9 structure) or
+        anything with a `costs` attribute.
 
         `proxy_ok` (hardware-only profiling, where FLOPs only pick the base and N_avg choices): a space
         without FLOPs may give its `size_proxy` instead; such a spec refuses FLOPs/params limits."""
@@ -114,15 +146,17 @@ class SpaceSpec:
         if costs is None and hasattr(space, "block_costs"):
             costs = space.block_costs(dataset) if callable(space.block_costs) else space.block_costs
         if costs is not None and not isinstance(costs, BlockCosts):
-            raise HarnessError(f"space {getattr(space, 'name', type(space).__name__)!r}: per-choice costs must be "
-                               f"a BlockCosts, got {type(costs).__name__}")
+            raise HarnessError(f"space {getattr(space, 'name', type(space).__name__)!r} gives per-choice costs of "
+                               f"type {type(costs).__name__}, not core.protocols.BlockCosts")
         exact = costs is not None
         if not exact and proxy_ok and callable(getattr(space, "size_proxy", None)):
             proxy = tuple(np.asarray(b, dtype=np.float64) for b in space.size_proxy(dataset))
             costs = BlockCosts(proxy, 0.0, proxy, 0.0)
+        groups, choice = space_skip_structure(space)
         return cls(num_choices=tuple(space.num_choices), costs=costs, skip_from=getattr(space, "skip_from", None),
                    choice_names=getattr(space, "choice_names", None), name=str(getattr(space, "name", "")),
-                   valid=getattr(space, "valid", None), exact_costs=exact)
+                   valid=getattr(space, "valid", None), exact_costs=exact, skip_groups=groups, skip_choice=choice,
+                   choices_by_size=bool(getattr(space, "choices_by_size", False)))
 
 
 # --- evaluators: the door through which profiling sees ground truth ---------------------------------
@@ -256,6 +290,8 @@ class BlockTables:
         for metric in self.blocks:
             s = self.block_sum(metric, codes)
             if metric == "accuracy" and flops_scaling:
+                if self.costs is None:
+                    raise HarnessError(NO_FLOPS)
                 s = s * (self.ref_flops / self.costs.flops(codes))
             out[metric] = _snap(self.base_value[metric] - s)
         return out
@@ -294,9 +330,9 @@ def average_choice(flops: np.ndarray) -> int:
 
 
 def resolve_base(spec: SpaceSpec, base) -> np.ndarray:
-    """Base choice per node from 'largest' | 'smallest' | a choice name | an index | a list of indices.
-    Without per-choice FLOPs 'largest' and 'smallest' are every node's first choice."""
-    flops = spec.block_flops
+    """Base choice per node from 'largest' | 'smallest' (by `spec.size_order`; unknown: every node's first
+    choice) | a choice name | an index | a list of indices."""
+    flops = spec.size_order
     if isinstance(base, str) and base in ("largest", "smallest"):
         if flops is None:
             return np.zeros(spec.num_nodes, dtype=np.int64)
@@ -353,11 +389,11 @@ class Profiler:
         return self.base.copy()
 
     def average_code(self) -> np.ndarray:
-        """N_avg of Algorithm 1: per node the choice closest to the node's mean choice FLOPs (without FLOPs:
-        every node's first choice)."""
-        if not self.spec.has_flops:
+        """N_avg of Algorithm 1: per node the choice closest to the node's mean choice size (`size_order`;
+        unknown: every node's first choice)."""
+        if self.spec.size_order is None:
             return np.zeros(self.spec.num_nodes, dtype=np.int64)
-        return np.array([average_choice(f) for f in self.spec.block_flops], dtype=np.int64)
+        return np.array([average_choice(f) for f in self.spec.size_order], dtype=np.int64)
 
     def random_code(self) -> np.ndarray:
         """A seeded uniform code; on a space where some codes have no row (`valid`), redrawn until it and every

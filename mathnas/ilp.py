@@ -7,8 +7,10 @@ With FLOPs scaling (Eq. 5/6) the predicted accuracy of code x is
 
 a ratio of two linear functions of the one-hot choice variables: the fractional program of Eq. 6,
 which the MILP backends linearise (Charnes-Cooper, Eq. 10-11) or solve by Dinkelbach iterations.
-Without FLOPs scaling the objective is linear. Limits are linear too: predicted latency/energy
-(base value minus block sum) and exact FLOPs/params. Variable depth (Eq. 9) is `skip_from`.
+Without FLOPs scaling the objective is linear (the only choice on a space without exact FLOPs). Limits are
+linear too: predicted latency/energy (base value minus block sum) and exact FLOPs/params. Variable depth
+(Eq. 9) is the space's skip groups (`SpaceSpec.skip_groups`/`skip_choice`; `skip_from` the shorthand), so
+only codes the space trains are feasible (NAS-Bench-Macro: identities at the end of their stage).
 """
 from __future__ import annotations
 
@@ -16,27 +18,22 @@ import numpy as np
 
 from core.errors import HarnessError
 from core.validation import check_limits
-from mathnas.blocks import BlockTables, SpaceSpec
+from mathnas.blocks import NO_FLOPS, BlockTables, SpaceSpec
 from solvers import ChoiceProblem, Constraint
-
 
 
 def build_problem(tables: BlockTables, spec: SpaceSpec, limits: dict[str, float] | None = None,
                   flops_scaling: bool = True, skip_from: int | None = None, name: str = "") -> ChoiceProblem:
     """The MathNAS ILP: maximise predicted accuracy under the limits, exactly one choice per node.
 
-    `skip_from` defaults to the space's own (Eq. 9); pass it explicitly to override."""
+    Eq. 9 comes from the space (`spec.skip_groups`); an explicit `skip_from` overrides it."""
     limits = check_limits(limits)
     acc = tables.blocks["accuracy"]
     a_base = tables.base_value["accuracy"]
-    for metric in ("flops", "params"):
-        if metric in limits and not spec.has_flops:
-            raise HarnessError(f"space {spec.name!r} publishes no per-choice {metric}; MathNAS cannot enforce "
-                               f"{metric} <= {limits[metric]:g}")
-    if flops_scaling and not spec.has_flops:
-        raise HarnessError(f"space {spec.name!r} publishes no per-choice FLOPs; Eq. 6 needs them (flops_scaling=false)")
-    f, f0 = spec.block_flops, float(spec.costs.const_flops) if spec.has_flops else 0.0
     if flops_scaling:
+        if not spec.has_flops:
+            raise HarnessError(f"MathNAS on space {spec.name!r}: {NO_FLOPS}")
+        f, f0 = spec.block_flops, float(spec.costs.const_flops)
         num = tuple(a_base * fi - tables.ref_flops * bi for fi, bi in zip(f, acc))
         objective = dict(num=num, num_const=a_base * f0, den=f, den_const=f0)
     else:
@@ -47,13 +44,17 @@ def build_problem(tables: BlockTables, spec: SpaceSpec, limits: dict[str, float]
             if metric not in tables.blocks:
                 raise HarnessError(f"MathNAS has no {metric} table for this device; it cannot enforce {metric} <= {rhs:g}")
             coeffs, const = tuple(-b for b in tables.blocks[metric]), tables.base_value[metric]
-        elif not spec.exact_costs:
-            raise HarnessError(f"space {spec.name!r} has no exact {metric} count; a {metric} limit cannot be enforced")
+        elif not spec.has_flops:
+            raise HarnessError(f"MathNAS on space {spec.name!r}: no exact {metric} per choice, so it cannot enforce "
+                               f"{metric} <= {rhs:g}")
         elif metric == "flops":
-            coeffs, const = f, f0
+            coeffs, const = spec.block_flops, float(spec.costs.const_flops)
         else:
             coeffs = tuple(np.asarray(p, dtype=np.float64) for p in spec.costs.block_params)
             const = float(spec.costs.const_params)
         constraints.append(Constraint(metric, coeffs, float(rhs), float(const)))
-    return ChoiceProblem(**objective, constraints=tuple(constraints),
-                         skip_from=spec.skip_from if skip_from is None else skip_from, name=name)
+    if skip_from is not None or spec.skip_from is not None:   # the shorthand stays visible on the problem
+        skips = dict(skip_from=spec.skip_from if skip_from is None else skip_from)
+    else:
+        skips = dict(skip_groups=spec.skip_groups, skip_choice=spec.skip_choice)
+    return ChoiceProblem(**objective, constraints=tuple(constraints), name=name, **skips)

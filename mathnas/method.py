@@ -12,6 +12,8 @@ deviations, which `predict` and `search` print. Picks without a row (a space's `
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from core.errors import HarnessError
@@ -176,5 +178,4 @@ def _tighten(ilp: ChoiceProblem, code, violated: dict[str, float], limits: dict[
             rhs = min(c.rhs * limits[c.name] / violated[c.name], predicted - 1e-9 * max(1.0, abs(predicted)))
             c = Constraint(c.name, c.coeffs, rhs, c.const)
         cons.append(c)
-    return ChoiceProblem(num=ilp.num, num_const=ilp.num_const, den=ilp.den, den_const=ilp.den_const,
-                         constraints=tuple(cons), skip_from=ilp.skip_from, name=ilp.name)
+    return replace(ilp, constraints=tuple(cons))

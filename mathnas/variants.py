@@ -38,7 +38,7 @@ from core.codes import unrank
 from core.errors import BudgetExhausted, HarnessError, one_line, unknown_name
 from core.registry import VARIANTS
 from core.validation import as_bool, check_float
-from mathnas.blocks import BlockTables, Profiler, harmonic_mean_flops
+from mathnas.blocks import BlockTables, Profiler
 
 BASE_NETS = ("average", "random")
 
@@ -144,8 +144,7 @@ def single(prof: Profiler, base_net: str = "average") -> BlockTables:
         raise unknown_name("base_net", str(base_net), BASE_NETS)
     context = prof.average_code() if base_net == "average" else prof.random_code()
     blocks = prof.sweep(context)
-    ref_flops = float(prof.spec.flops(context)[0]) if prof.spec.has_flops else None
-    return prof.tables(blocks, ref_flops=ref_flops, variant="single", context=context,
+    return prof.tables(blocks, ref_flops=prof.spec.reference_flops(context), variant="single", context=context,
                        info={"base_net": base_net})
 
 
@@ -156,7 +155,7 @@ def full(prof: Profiler) -> BlockTables:
     the rows, anchored on the marginal model's own base value (the base network has no measurement)."""
     codes = prof.all_codes()
     values = prof.evaluate(codes)
-    return prof.tables(prof.marginal(codes, values), ref_flops=harmonic_mean_flops(prof.spec, codes),
+    return prof.tables(prof.marginal(codes, values), ref_flops=prof.spec.reference_flops(codes),
                        variant="full", base_value=_anchor(prof, codes, values))
 
 
@@ -219,7 +218,7 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
             raise BudgetExhausted(f"variant sampled evaluates {need:,} networks (fraction {fraction:g} of "
                                   f"{spec.size:,}); the budget allows {left:,}: lower it with --param fraction=...")
         blocks = prof.marginal(codes, prof.evaluate(codes))
-    return prof.tables(blocks, ref_flops=harmonic_mean_flops(spec, codes), variant="sampled", base_value=base_value,
+    return prof.tables(blocks, ref_flops=spec.reference_flops(codes), variant="sampled", base_value=base_value,
                        info={"fraction": fraction, "paired": paired,
                              "networks": int(len({tuple(c) for c in codes.tolist()}))})
 

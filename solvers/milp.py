@@ -7,7 +7,7 @@ Every MILP backend (gurobi, cbc, cpsat, scip, highs, bnb) is thin: it receives a
 Variables  x_ij in {0,1} for node i, choice j, flattened node by node (`offsets[i] + j`).
 Rows       row_lb <= A z <= row_ub, one sparse matrix:
            - one choice per node:             sum_j x_ij = 1
-           - Eq. 9 skip ordering (i >= skip_from, last choice = skip):  x_i,skip - x_i+1,skip <= 0
+           - Eq. 9 skip ordering, for consecutive nodes i, k of a skip group:  x_i,skip_i - x_k,skip_k <= 0
            - each resource limit, shifted by the per-node minimum (exact, because exactly one choice per
              node is taken) and normalised to max coefficient 1; its right-hand side carries the same
              tolerance `problem.feasible` grants (1e-9 * max(1, |rhs|)), so every exactly-feasible code is
@@ -48,6 +48,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import scipy.sparse as sp
 
+from core.codes import skip_pairs
 from core.errors import HarnessError
 from solvers.problem import ChoiceProblem, Solution
 
@@ -195,11 +196,10 @@ def _base(problem: ChoiceProblem, nvars: int):
     # one choice per node
     rows.append(node.copy()); cols.append(np.arange(nx)); vals.append(np.ones(nx))
     lo += [1.0] * m; hi += [1.0] * m; kinds += ["choice"] * m; r += m
-    # Eq. 9 skip ordering
-    if problem.skip_from is not None:
-        for i in range(problem.skip_from, m - 1):
-            rows.append(np.array([r, r])); cols.append(np.array([offsets[i + 1] - 1, offsets[i + 2] - 1]))
-            vals.append(np.array([1.0, -1.0])); lo.append(-np.inf); hi.append(0.0); kinds.append("skip"); r += 1
+    # Eq. 9 skip ordering: skipping node i forces skipping the next node k of its group
+    for i, si, k, sk in skip_pairs(problem.skip_groups, problem.skip_choice):
+        rows.append(np.array([r, r])); cols.append(np.array([offsets[i] + si, offsets[k] + sk]))
+        vals.append(np.array([1.0, -1.0])); lo.append(-np.inf); hi.append(0.0); kinds.append("skip"); r += 1
     x_ub = np.ones(nx)
     # resource limits: shift by per-node minimum, fix choices that break the limit alone, normalise
     for con in problem.constraints:
@@ -412,8 +412,9 @@ def greedy_code(problem: ChoiceProblem) -> np.ndarray | None:
         score = num - lam_hat * _flat(problem.den)
     else:
         score = num.copy()
-    if problem.skip_from is not None:   # never pick a skip choice: depth stays valid
-        score[off[1:][problem.skip_from:] - 1] = -np.inf
+    skips = [off[i] + c for i, c in enumerate(problem.skip_choice) if c is not None]
+    if skips:                           # never pick a skip choice: depth stays valid
+        score[np.array(skips, dtype=np.int64)] = -np.inf
     cost = np.zeros_like(score)
     for c in problem.constraints:
         a = _flat(c.coeffs)

@@ -29,8 +29,21 @@ def problems(draw):
         lo, hi = sum(float(x.min()) for x in coeffs), sum(float(x.max()) for x in coeffs)
         cons.append(Constraint(f"c{c}", coeffs, lo + draw(st.floats(-0.2, 1.1)) * (hi - lo)))
     skippable = [i for i in range(m) if n[i] >= 2]
-    skip = draw(st.sampled_from([None] + [i for i in skippable if all(n[j] >= 2 for j in range(i, m))]))
-    return ChoiceProblem(num=num, den=den, den_const=0.0, constraints=cons, skip_from=skip, name="contract")
+    skip, groups, choice = None, None, None
+    mode = draw(st.sampled_from(["none", "skip_from", "groups"]))
+    if mode == "skip_from":   # the shorthand: one suffix group, last choices skip
+        skip = draw(st.sampled_from([None] + [i for i in skippable if all(n[j] >= 2 for j in range(i, m))]))
+    elif mode == "groups" and skippable:   # disjoint groups of skippable nodes, any choice is the skip
+        nodes = draw(st.permutations(skippable))[:draw(st.integers(1, len(skippable)))]
+        cuts = sorted(draw(st.sets(st.integers(1, max(1, len(nodes) - 1)), max_size=len(nodes) - 1)))
+        parts = [nodes[a:b] for a, b in zip([0] + cuts, cuts + [len(nodes)]) if nodes[a:b]]
+        groups = tuple(tuple(sorted(p)) if draw(st.booleans()) else tuple(p) for p in parts)
+        choice = [None] * m
+        for i in nodes:
+            choice[i] = draw(st.integers(0, n[i] - 1))
+        choice = tuple(choice)
+    return ChoiceProblem(num=num, den=den, den_const=0.0, constraints=cons, skip_from=skip, name="contract",
+                         skip_groups=groups, skip_choice=choice)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
