@@ -106,6 +106,7 @@ class OFASpace(SampledSpace):
     num_choices = tuple(len(_slot_names(s)) for s in range(NUM_SLOTS)) + (len(RESOLUTIONS),)
     choice_names = tuple(_slot_names(s) for s in range(NUM_SLOTS)) + (tuple(f"r{r}" for r in RESOLUTIONS),)
     skip_groups = SKIP_GROUPS
+    skip_choice = tuple(len(SKIP_OPS) - 1 if s % SLOTS >= 2 else None for s in range(NUM_SLOTS)) + (None,)
     tasks = {TASK.name: TASK}
     source = "Once-for-All MobileNetV3 space, 5,000 samples x 12 GPU settings from HELP (../shared/ofa_mbv3)"
     num_node_types = OUTPUT + 1
