@@ -85,13 +85,8 @@ class SpaceSpec:
         object.__setattr__(self, "skip_groups", groups)
         object.__setattr__(self, "skip_choice", choice)
 
-    @property
-    def num_nodes(self) -> int:
-        return len(self.num_choices)
-
-    @property
-    def size(self) -> int:
-        return prod(self.num_choices)
+    num_nodes = property(lambda self: len(self.num_choices))
+    size = property(lambda self: prod(self.num_choices))
 
     @property
     def has_flops(self) -> bool:

@@ -1,20 +1,10 @@
 """Block-profiling variants: a registry, so a new profiling idea is one function and one registration line.
 
 Built-ins are registered by entry points (group mathnas_bench.variants in pyproject.toml), as another
-distribution would register its own. A variant is `fn(prof: Profiler, **own_params) -> BlockTables`. It spends evaluations only through
-`prof.evaluate` (the counting, budgeted oracle) and usually ends with `prof.tables(...)`:
-
-    from mathnas.variants import register_variant
-
-    @register_variant("multi")
-    def multi(prof, contexts=4):
-        # Algorithm 1 around `contexts` seeded random networks; block values averaged over them
-        nets = [prof.random_code() for _ in range(int(contexts))]
-        sweeps = [prof.sweep(net) for net in nets]
-        blocks = {m: tuple(sum(s[m][i] for s in sweeps) / len(sweeps) for i in range(prof.spec.num_nodes))
-                  for m in prof.metrics}
-        ref_flops = len(nets) / sum(1.0 / prof.spec.flops(net)[0] for net in nets)  # harmonic mean
-        return prof.tables(blocks, ref_flops=ref_flops, variant="multi")
+distribution would register its own. A variant is `fn(prof: Profiler, **own_params) -> BlockTables`: it spends
+evaluations only through `prof.evaluate` (the counting, budgeted oracle) and usually ends with
+`prof.tables(...)`. The worked example (`multi`, Algorithm 1 around several random networks) is
+tests/plugins/example_plugin/variant.py, shown in docs/architecture.md.
 
 `mathnas-bench predict --method mathnas --variant multi --param plugin=my_module --param contexts=8`
 imports `my_module` (a module name on sys.path, or a path to a .py file) before looking the variant

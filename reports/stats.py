@@ -66,13 +66,8 @@ class Ranks:
     values: pd.DataFrame = field(repr=False, compare=False)  # tasks x methods (rounded values)
     ranks: pd.DataFrame = field(repr=False, compare=False)  # tasks x methods
 
-    @property
-    def n_tasks(self) -> int:
-        return len(self.tasks)
-
-    @property
-    def n_methods(self) -> int:
-        return len(self.methods)
+    n_tasks = property(lambda self: len(self.tasks))
+    n_methods = property(lambda self: len(self.methods))
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,13 @@ layer, skip 0) only ranks choices (base/teacher networks) and is the declared ob
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from core.errors import HarnessError
-from core.sources import Sources
-from spaces.sampled import SampledSpace, chain_graphs, hardware_task, read_samples
+from spaces.sampled import SampledSpace, SampledTables, chain_graphs, hardware_task, read_samples, table_loader
 
 FOLDER = "fbnet"
 FILE = "fbnet_help_latency.csv"
@@ -106,27 +103,18 @@ class FBNetSpace(SampledSpace):
         return chain_graphs(types), types
 
 
-@dataclass(frozen=True)
-class FBNetTables:
-    folder: Path
-    space: FBNetSpace
-    latency: dict        # device (CSV column without _ms) -> (5000,) ms
-
-
-def load_tables(sources=None) -> FBNetTables:
-    """The validated CSV of ../shared/fbnet, read once per process and folder."""
-    return _load(Sources.of(sources).folder(FOLDER))
-
-
-@lru_cache(maxsize=4)
-def _load(folder: Path) -> FBNetTables:
+def _build(folder: Path) -> SampledTables:
+    """The validated CSV of ../shared/fbnet (devices: the CSV's columns without `_ms`)."""
     t = read_samples(folder, FILE, ROWS, DEVICES, parse_arch, text_columns=("ops",), numeric_columns=("depth",))
     depth = (t.codes != SKIP).sum(axis=1)
     ops = pd.Series(["-".join(OPS[c] for c in code) for code in t.codes])
     for what, bad in (("depth", depth != t.numbers["depth"]), ("ops", (ops != t.frame["ops"]).to_numpy())):
         if bad.any():
             raise HarnessError(f"{t.path}: row {int(np.argmax(bad))}: column {what!r} disagrees with its arch")
-    return FBNetTables(folder=folder, space=FBNetSpace(t.codes, str(t.path)), latency=t.latency)
+    return SampledTables(folder=folder, space=FBNetSpace(t.codes, str(t.path)), latency=t.latency)
+
+
+load_tables = table_loader(FOLDER, _build)
 
 
 def load_space(sources=None) -> FBNetSpace:

@@ -27,7 +27,7 @@ from core.codes import check_codes, lexicographic_rank, product_codes
 from core.errors import HarnessError, shown, unknown_name
 from core.protocols import BlockCosts, Task
 from core.sources import Sources
-from spaces.tables import check_index, numeric, read_csv, require_columns
+from spaces.tables import TableRows, check_index, numeric, read_csv, require_columns
 
 NAME = "nasbench_macro"
 FILE = "nasbench_macro.csv"
@@ -147,7 +147,7 @@ def block_costs(dataset: str = "cifar10") -> BlockCosts:
 
 
 # --- the space -------------------------------------------------------------------------------------------------
-class NASBenchMacro:
+class NASBenchMacro(TableRows):
     """NAS-Bench-Macro as a Space: rows = the 3,969 distinct trained networks in lexicographic order of their
     canonical codes; `index` maps any of the 6,561 codes to its network's row."""
 
@@ -183,13 +183,6 @@ class NASBenchMacro:
         self._mean = seeds.mean(axis=0)
         self._mean.setflags(write=False)
         self.folder = folder
-
-    @property
-    def size(self) -> int:
-        return NUM_ROWS
-
-    def enumerate(self) -> np.ndarray:
-        return self._codes
 
     def index(self, codes) -> np.ndarray:
         """Row of the network each code describes (identities inside a stage moved to its end)."""

@@ -21,8 +21,6 @@ only ranks choices.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
 from itertools import product
 from pathlib import Path
 
@@ -30,8 +28,7 @@ import numpy as np
 
 from core.codes import depth_valid
 from core.errors import HarnessError
-from core.sources import Sources
-from spaces.sampled import SampledSpace, chain_graphs, hardware_task, read_samples
+from spaces.sampled import SampledSpace, SampledTables, chain_graphs, hardware_task, read_samples, table_loader
 
 FOLDER = "ofa_mbv3"
 FILE = "ofa_mbv3_help_latency.csv"
@@ -156,24 +153,15 @@ class OFASpace(SampledSpace):
         return chain_graphs(types), types
 
 
-@dataclass(frozen=True)
-class OFATables:
-    folder: Path
-    space: OFASpace
-    latency: dict        # device (CSV column without _ms) -> (5000,) ms
-
-
-def load_tables(sources=None) -> OFATables:
-    """The validated CSV of ../shared/ofa_mbv3, read once per process and folder."""
-    return _load(Sources.of(sources).folder(FOLDER))
-
-
-@lru_cache(maxsize=4)
-def _load(folder: Path) -> OFATables:
+def _build(folder: Path) -> SampledTables:
+    """The validated CSV of ../shared/ofa_mbv3 (devices: the CSV's columns without `_ms`)."""
     t = read_samples(folder, FILE, ROWS, DEVICES, parse_arch, text_columns=("depth_per_stage", "ks_raw", "e_raw"),
                      numeric_columns=("resolution", "depth"))
     _check_columns(t.path, t.frame, t.numbers, t.codes)
-    return OFATables(folder=folder, space=OFASpace(t.codes, str(t.path)), latency=t.latency)
+    return SampledTables(folder=folder, space=OFASpace(t.codes, str(t.path)), latency=t.latency)
+
+
+load_tables = table_loader(FOLDER, _build)
 
 
 def _check_columns(path: Path, frame, cols: dict, codes: np.ndarray) -> None:

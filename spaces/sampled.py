@@ -8,6 +8,7 @@ HELP's protocol, methods query the first 4,000 samples ("train") and are scored 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +18,9 @@ import pandas as pd
 from core.codes import check_codes
 from core.errors import HarnessError, shown
 from core.protocols import Task
+from core.sources import Sources
 from spaces.nb201_data import _numeric, _read_csv, _require_file
+from spaces.tables import TableRows
 
 SPLITS = ("train", "test")
 
@@ -27,6 +30,26 @@ def hardware_task(name: str, train_rows: int, note: str) -> Task:
     return Task(name, metric="none (hardware costs only)", unit="", search_split="train", score_split="test",
                 has_accuracy=False, note=f"{note}; methods query rows 0..{train_rows - 1} ('train'), results "
                                           f"are scored on the rest ('test'), as HELP meta-trains and tests")
+
+
+@dataclass(frozen=True)
+class SampledTables:
+    """A benchmark of samples as loaded: its folder, its space and per-device latency (device -> ms per row)."""
+
+    folder: Path
+    space: object
+    latency: dict
+
+
+def table_loader(folder_name: str, build: Callable[[Path], SampledTables]):
+    """`load_tables(sources)` for the benchmark in <data root>/<folder_name>: built once per process and folder."""
+    cached = lru_cache(maxsize=4)(build)
+
+    def load_tables(sources=None) -> SampledTables:
+        return cached(Sources.of(sources).folder(folder_name))
+
+    load_tables.cache_clear = cached.cache_clear
+    return load_tables
 
 
 @dataclass(frozen=True)
@@ -86,7 +109,7 @@ def chain_graphs(node_types: np.ndarray) -> np.ndarray:
     return adj[:, :, :n]
 
 
-class SampledSpace:
+class SampledSpace(TableRows):
     """Shared machinery: subclasses set name, num_choices, choice_names, tasks, source, `_train_rows`, and
     implement `_valid(codes) -> bool per code`, `encode`, `decode`, `sample`, `size_proxy`, `graph`."""
 
@@ -106,18 +129,8 @@ class SampledSpace:
             raise HarnessError(f"{what}: {codes.shape[0]} rows, but the train split needs {self._train_rows} "
                                f"and a test split after them")
 
-    # --- rows --------------------------------------------------------------------------------------
-    @property
-    def size(self) -> int:
-        return int(self._codes.shape[0])
-
-    @property
-    def num_nodes(self) -> int:
-        return len(self.num_choices)
-
-    def enumerate(self) -> np.ndarray:
-        """The published samples, in the benchmark's order."""
-        return self._codes
+    # --- rows (the published samples, in the benchmark's order: TableRows) ----------------------------
+    num_nodes = property(lambda self: len(self.num_choices))
 
     def check_codes(self, codes) -> np.ndarray:
         """(k, m) codes of the space, or one line naming the first invalid one."""

@@ -83,14 +83,9 @@ class SyntheticSpace:
     _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     # --- shape -------------------------------------------------------------------------------
-    @property
-    def num_nodes(self) -> int:
-        return len(self.num_choices)
-
-    @property
-    def product_size(self) -> int:
-        """Codes of the product space (skip orderings not deducted)."""
-        return prod(self.num_choices)
+    num_nodes = property(lambda self: len(self.num_choices))
+    product_size = property(lambda self: prod(self.num_choices), doc="codes of the product space (skip orderings "
+                                                                      "not deducted)")
 
     def is_skip(self, node: int, choice: int) -> bool:
         return self.skip_from is not None and node >= self.skip_from and choice == self.num_choices[node] - 1

@@ -50,3 +50,14 @@ def check_index(path: Path, frame: pd.DataFrame, codes: np.ndarray, num_choices,
         r = int(np.argmax(index != lex))
         raise HarnessError(f"{path}: row {r}: arch_index {frame['arch_index'].iloc[r]!r} is not the arch's rank {lex[r]}")
     return lex
+
+
+class TableRows:
+    """`size` and `enumerate()` of a space whose rows are the codes it keeps in `_codes`, in table order."""
+
+    @property
+    def size(self) -> int:
+        return int(self._codes.shape[0])
+
+    def enumerate(self) -> np.ndarray:
+        return self._codes

@@ -31,7 +31,7 @@ from core.protocols import HIGHER, LOWER, Task
 from core.sources import Sources
 from spaces.cell_graph import cell_graphs
 from spaces.nb201_geometry import EDGES
-from spaces.tables import check_index, numeric, read_csv, require_columns
+from spaces.tables import TableRows, check_index, numeric, read_csv, require_columns
 
 NAME = "transnas101"
 FILE = "transnas101_micro_valid.csv"
@@ -100,7 +100,7 @@ def tnb_arch(code) -> str:
     return "{}-{}_{}{}_{}{}{}".format(MACRO_SKELETON, *format_arch(code))
 
 
-class TransNAS101Micro:
+class TransNAS101Micro(TableRows):
     """TransNAS-Bench-101 micro as a Space: rows = the 4,096 cells in lexicographic order of their codes."""
 
     name = NAME
@@ -125,13 +125,6 @@ class TransNAS101Micro:
             v.setflags(write=False)
             self._values[task] = v
         self.folder = folder
-
-    @property
-    def size(self) -> int:
-        return NUM_ARCHS
-
-    def enumerate(self) -> np.ndarray:
-        return self._codes
 
     def index(self, codes) -> np.ndarray:
         return lexicographic_rank(check_codes(codes, self.num_choices, "TransNAS-Bench-101"), self.num_choices)

@@ -17,3 +17,17 @@ for p in (str(HERE.parent), str(PLUGINS)):
 from core.registry import refresh_all  # noqa: E402
 
 refresh_all()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tests run in parallel workers on two cores: one torch thread each (two would oversubscribe)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -20,13 +20,7 @@ from spaces.nb201 import parse_arch
 DATASET, DEVICE = "cifar100", "fpga"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tests run in parallel workers on two cores: one thread each (two would oversubscribe)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from harness.cli import main
 
@@ -19,12 +18,7 @@ SMALL = ["--param", "epochs=2", "--param", "hidden=16", "--param", "latency_trai
          "--param", "references=16", "--param", "rounds=2"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run_json(capsys, argv):
