@@ -33,10 +33,10 @@ def register(subparsers, common: argparse.ArgumentParser | None = None) -> None:
     p.add_argument("--sample", type=int, default=300, help="how many architectures (seeded; default 300)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     p.add_argument("--all", action="store_true", help="every architecture of the space (in seeded random order)")
-    p.add_argument("--batch", type=int, default=None, help="batch size (default 1)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default 1)")
-    p.add_argument("--repeats", type=int, default=None, help="timed runs per architecture (default 15)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed runs before timing (default 3)")
+    for flag, what in (("--batch", "batch size (default 1)"), ("--threads", "torch threads (default 1)"),
+                       ("--repeats", "timed runs per architecture (default 15)"),
+                       ("--warmup", "untimed runs before timing (default 3)")):
+        p.add_argument(flag, type=int, default=None, help=what)
     p.add_argument("--cache", metavar="DIR", default=None,
                    help="cache folder (default $MATHNAS_BENCH_CACHE, else ~/.cache/mathnas-bench)")
     p.add_argument("--with-profiling", action="store_true",
