@@ -4,7 +4,10 @@ The budget counts DISTINCT evaluations (the oracle's rule): a child that was eva
 nothing and simply re-enters the population with its known accuracy. The loop therefore also stops when
 `max_stall` steps in a row bring no new evaluation (the neighbourhood of the population is used up,
 e.g. under tight limits), so it always terminates. Only children meeting the limits are evaluated: a
-mutation picks uniformly among the parent's feasible one-edge neighbours (hardware queries, cached).
+mutation picks uniformly among the parent's feasible one-edge neighbours, by checking the neighbours in a
+seeded random order until one is feasible (the same distribution as checking them all, for a fraction of
+the hardware queries; results are cached). Under a limited hardware regime it checks only while it can
+measure, and stops when no known-feasible child is left to try (stop_reason "hardware budget").
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from collections import deque
 
 import numpy as np
 
-from baselines.common import DEFAULT_BUDGET, FeasibleStream, check_int, feasible, resolve_budget
+from baselines.common import DEFAULT_BUDGET, FeasibleStream, budget_left, check_int, feasible, resolve_budget
 from core.protocols import MethodBase, SearchResult
 
 
@@ -29,7 +32,7 @@ class RegularizedEvolution(MethodBase):
 
     def search(self, problem, oracle) -> SearchResult:
         rng = np.random.default_rng(self.seed)
-        n = resolve_budget(oracle, DEFAULT_BUDGET)
+        n = resolve_budget(oracle, DEFAULT_BUDGET) + oracle.queries
         space = oracle.space
         num_choices = np.asarray(space.num_choices)
         limits = problem.limits
@@ -50,7 +53,7 @@ class RegularizedEvolution(MethodBase):
                     oracle.incumbent(c)
             return acc
 
-        def feasible_neighbours(code) -> np.ndarray:
+        def neighbours(code) -> np.ndarray:
             nbrs = []
             for i, m in enumerate(num_choices):
                 for j in range(m):
@@ -58,28 +61,43 @@ class RegularizedEvolution(MethodBase):
                         c = code.copy()
                         c[i] = j
                         nbrs.append(c)
-            nbrs = np.stack(nbrs)
-            rows = space.index(nbrs)
-            unknown = np.array([int(r) not in ok_cache for r in rows])
-            if unknown.any():
-                for r, f in zip(rows[unknown], feasible(oracle, nbrs[unknown], limits)):
-                    ok_cache[int(r)] = bool(f)
-            return nbrs[[ok_cache[int(r)] for r in rows]]
+            return np.stack(nbrs)
 
+        def random_feasible_neighbour(code):
+            """A uniformly random feasible neighbour (None: none, or none checkable within the hardware)."""
+            nbrs = neighbours(code)
+            rows = space.index(nbrs)
+            blocked = False
+            for t in rng.permutation(nbrs.shape[0]):
+                r = int(rows[t])
+                if r not in ok_cache:
+                    if hw_limited and not oracle.hw_measured(nbrs[t:t + 1])[0] and not oracle.hw_allowance(reserve=1):
+                        blocked = True
+                        continue
+                    ok_cache[r] = bool(feasible(oracle, nbrs[t:t + 1], limits)[0])
+                if ok_cache[r]:
+                    return nbrs[t], False
+            return None, blocked
+
+        hw_limited = oracle.hw_limited and any(m not in ("flops", "params") for m in limits)
         # initial population: random feasible networks
-        size = min(self.population, n)
+        size = min(self.population, n - oracle.queries)
         stream = FeasibleStream(oracle, limits, rng)
-        init = stream.take(size)
         pop: deque[tuple[np.ndarray, float]] = deque()
-        if init.shape[0]:
-            for c, a in zip(init, evaluate(init)):
-                pop.append((c, float(a)))
+        while len(pop) < size and budget_left(oracle, n) > 0:
+            init = stream.take(1 if oracle.hw_limited else size - len(pop))
+            if init.shape[0] == 0:
+                break
+            for c in init:
+                if budget_left(oracle, n) <= 0:
+                    break
+                pop.append((c, float(evaluate(c[None])[0])))
         sample = min(self.sample_size, max(len(pop), 1))
         steps = stall = 0
         stop = "budget"
-        while len(acc_cache) < n:
+        while budget_left(oracle, n) > 0:
             if not pop:
-                stop = "no feasible network"
+                stop = stream.stop_reason if stream.stop_reason == "hardware budget" else "no feasible network"
                 break
             if stall >= self.max_stall:
                 stop = "stalled"
@@ -87,11 +105,13 @@ class RegularizedEvolution(MethodBase):
             steps += 1
             picks = rng.choice(len(pop), size=min(sample, len(pop)), replace=False)
             parent = max((pop[int(i)] for i in picks), key=lambda p: p[1])[0]
-            nbrs = feasible_neighbours(parent)
-            if nbrs.shape[0] == 0:
+            child, blocked = random_feasible_neighbour(parent)
+            if child is None:
+                if blocked and hw_limited and not oracle.hw_allowance(reserve=1):
+                    stop = "hardware budget"
+                    break
                 stall += 1
                 continue
-            child = nbrs[int(rng.integers(nbrs.shape[0]))]
             k = key(child)
             if k in acc_cache:
                 acc = acc_cache[k]

@@ -99,10 +99,13 @@ class LANA(MethodBase):
         if allowed < need:
             raise BudgetExhausted(f"lana needs {need} evaluations (the teacher and one per other block choice), "
                                f"the budget allows {allowed}")
+        measure = [m for m in HW_METRICS if oracle.has(m)]
         teacher = teacher_code(nc, oracle.flops)
+        if measure:
+            self._check_hardware(oracle, swap_codes(teacher, nc)[0], need)
         self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)}
         self.unmeasured = []
-        for metric in HW_METRICS:
+        for metric in measure:
             if oracle.has(metric):
                 p = BlockSum.fit(teacher, nc, lambda c, m=metric: oracle.hardware(m, c))
                 if np.isfinite(p.base) and all(np.all(np.isfinite(d)) for d in p.deltas):
@@ -112,6 +115,16 @@ class LANA(MethodBase):
         self.predictors["flops"] = BlockSum.fit(teacher, nc, oracle.flops)
         self.predictors["params"] = BlockSum.fit(teacher, nc, oracle.params)
         return self
+
+    @staticmethod
+    def _check_hardware(oracle, codes, need: int) -> None:
+        """Fail before spending anything when the regime cannot pay for the swaps' hardware measurements."""
+        new = int((~oracle.hw_measured(codes)).sum())
+        allowed = oracle.hw_allowance(reserve=need)
+        if allowed is not None and new > allowed:
+            cost = f" at {oracle.hw_cost:g} evaluation each" if oracle.hw_cost else ""
+            raise BudgetExhausted(f"lana needs {need} evaluations and {new} hardware measurements{cost} (the teacher "
+                                  f"and its block swaps); the {oracle.regime} regime allows {allowed} measurements")
 
     def predict(self, codes) -> dict[str, np.ndarray]:
         if not self.predictors:

@@ -4,13 +4,15 @@
 Oracle (a counted hardware query, charged as the suite's regime says); while it breaks a limit, the
 violated predicted limit is tightened (scaled by limit / measured, and below the pick's own predicted
 cost, so the same pick cannot return) and the ILP re-solved, at most K times. `repair=0` is the
-method as published: its pick is returned unchecked.
+method as published: its pick is returned unchecked. Repair measures only while the regime allows
+(`oracle.hw_allowance`); a pick it could not check is returned unchecked, with `repair_stop` saying why.
+Profiling that the budget or the hardware regime cannot pay for is one error line naming the variant.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from core.errors import HarnessError
+from core.errors import BudgetExhausted, HarnessError
 from core.protocols import MethodBase, SearchResult
 from core.validation import as_bool, check_float, check_int
 from mathnas.blocks import BlockTables, OracleEvaluator, Profiler, SpaceSpec
@@ -72,7 +74,11 @@ class MathNAS(MethodBase):
         """Profile every block through the oracle (which counts and enforces the budget)."""
         self.spec = SpaceSpec.of(oracle.space, oracle.dataset)
         prof = Profiler(self.spec, OracleEvaluator(oracle), base=self.base, seed=self.seed)
-        self.tables = run_variant(self.variant, prof, **self.variant_params)
+        try:
+            self.tables = run_variant(self.variant, prof, **self.variant_params)
+        except BudgetExhausted as e:
+            raise BudgetExhausted(f"mathnas (variant {self.variant}) cannot profile within the budget "
+                                  f"({oracle.regime} hardware regime): {e}") from None
         self._fitted_on = id(oracle)
         return self
 
@@ -110,6 +116,9 @@ class MathNAS(MethodBase):
         repairs = 0
         while sol.code is not None and self.repair and checked:
             code = np.asarray(sol.code, dtype=np.int64).reshape(1, -1)
+            if not oracle.hw_measured(code)[0] and oracle.hw_allowance() == 0:
+                extra["repair_stop"] = "hardware budget"
+                break
             true = {m: float(oracle.hardware(m, code)[0]) for m in checked}
             violated = {m: v for m, v in true.items() if not v <= checked[m]}
             if not violated:
