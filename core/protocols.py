@@ -228,6 +228,9 @@ class MethodBase:
     # A constructor parameter that collects the keys the method does not declare (MathNAS hands them to its
     # profiling variant); None: unknown keys are an error.
     extra_params: ClassVar[str | None] = None
+    # Rough cost of one cell relative to a cheap searcher: the runner starts expensive cells first, so
+    # they overlap the many short ones instead of trailing them.
+    relative_cost: ClassVar[float] = 1.0
     # Settings that differ from the method's published ones: "setting: ours (published: theirs)".
     def deviations(self) -> list[str]:
         return []
