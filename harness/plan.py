@@ -126,7 +126,8 @@ def _hardware_rows(suite: Suite, space_name: str, dataset: str, sources) -> np.n
     (MathNAS single, LANA), so a live device can be measured on exactly those before the cells run."""
     rows = []
     for m in suite.methods:
-        if m.display not in suite.measure.rows_of or not hasattr(make_method(m.name, 0, m.entry, **m.params), "fit"):
+        if {m.display, m.given_label}.isdisjoint(suite.measure.rows_of) or \
+                not hasattr(make_method(m.name, 0, m.entry, **m.params), "fit"):
             continue
         budget = (m.budget or [None])[0]
         for seed in suite.method_seeds(m):

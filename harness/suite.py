@@ -49,6 +49,7 @@ DEFAULT_SAMPLE = 500
 MAX_SEEDS = 1000            # seeds per suite (a typo of 10**8 would otherwise expand for minutes)
 MAX_CELLS = 200_000         # cells per suite, checked before expansion
 MAX_FILE_BYTES = 1_000_000  # a suite is a few kilobytes; anything this big is a mistake
+DAGGER = "†"   # marks a label whose method deviates from its published settings
 RUNNER_METHOD_KEYS = ("name", "label", "entry", "budget", "train_size", "tasks", "spaces", "datasets", "devices",
                       "seeds")
 
@@ -213,7 +214,8 @@ class Exclude(Strict):
     def matches(self, spec: dict) -> bool:
         for key, value in self.model_dump(exclude_none=True).items():
             if key == "method":
-                if spec.get("label") != value and spec.get("method") != value:
+                label = str(spec.get("label", "")).replace(DAGGER, "")
+                if label != value.replace(DAGGER, "") and spec.get("method") != value:
                     return False
             elif spec.get(key) != value:
                 return False
@@ -234,6 +236,7 @@ class MethodEntry(BaseModel):
     datasets: Names | None = None
     devices: Names | None = None
     seeds: int | list[int] | None = None
+    _deviations: list = PrivateAttr(default_factory=list)
 
     @field_validator("budget")
     @classmethod
@@ -268,9 +271,11 @@ class MethodEntry(BaseModel):
         except HarnessError as e:
             raise ValueError(f"@{'entry' if self.entry else 'name'}: {e}") from None
         try:
-            build_method(cls, self.name, 0, self.params)   # cheap: catches unknown and bad parameters now
+            built = build_method(cls, self.name, 0, self.params)   # cheap: catches unknown and bad parameters now
         except HarnessError as e:
             raise ValueError(f"@{_culprit(cls, self.name, self.params)}: {e}") from None
+        deviations = getattr(built, "deviations", None)
+        self._deviations = list(deviations()) if callable(deviations) else []
         supported = [t for t in ("predict", "search") if callable(getattr(cls, t, None))]
         for t in self.tasks or []:
             if t not in supported:
@@ -283,11 +288,23 @@ class MethodEntry(BaseModel):
         return dict(self.model_extra or {})
 
     @property
-    def display(self) -> str:
+    def deviations(self) -> list[str]:
+        """Settings that differ from the method's published ones (its `deviations()`)."""
+        return list(self._deviations)
+
+    @property
+    def given_label(self) -> str:
+        """The label as written (or made from name and variant), without the deviation mark."""
         if self.label:
             return self.label
         variant = self.params.get("variant")
         return f"{self.name}-{variant}" if variant else self.name
+
+    @property
+    def display(self) -> str:
+        """The label in every table: a method off its published settings carries a "†"."""
+        base = self.given_label
+        return base + DAGGER if self._deviations and DAGGER not in base else base
 
 
 def _culprit(cls, name: str, params: dict) -> str:
@@ -351,6 +368,7 @@ class Suite(BaseModel):
         for i, lab in enumerate(labels):
             if lab in labels[:i]:
                 raise ValueError(f"methods[{i}].label: label {lab!r} is used twice; give each its own label")
+        labels += [m.given_label for m in self.methods]
         for i, name in enumerate(self.measure.rows_of):
             if name not in labels:
                 raise ValueError(f"measure.rows_of[{i}]: unknown method label {name!r}; valid: {', '.join(labels)}")
@@ -507,7 +525,8 @@ def _check_names(suite: Suite, label: str, sources) -> None:
             checks.append((f"exclude[{i}].device", [e.device], "device"))
         if e.space and e.space not in SPACES:
             fail(f"exclude[{i}].space", f"unknown space {shown(e.space)}")
-        if e.method and e.method not in {m.display for m in suite.methods} | {m.name for m in suite.methods}:
+        if e.method and e.method not in {m.display for m in suite.methods} | {m.name for m in suite.methods} | \
+                {m.given_label for m in suite.methods}:
             fail(f"exclude[{i}].method", f"names no method of this suite ({shown(e.method)})")
     for where, names, kind in checks:
         for j, n in enumerate(names):
