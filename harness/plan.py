@@ -184,7 +184,7 @@ def expand(suite: Suite, sources=None, strict: bool = True) -> tuple[list[Cell],
                             limit_sets = limits_cache[key]
                         else:
                             limit_sets = [(None, None)]
-                        for regime in hw.regimes:
+                        for regime in suite.method_regimes(m):
                             for limits, label in limit_sets:
                                 for budget in m.budget or [None]:
                                     for seed in suite.method_seeds(m):

@@ -106,6 +106,7 @@ def protocol_record(suite, sources, suite_text: str | None = None, executor: str
     user_files = [{"file": f, "sha256": file_sha256(Path(f))} for f in sources.resolve().device_files]
     methods = [{"label": m.display, "name": m.name, "entry": m.entry, "params": m.params,
                 "budgets": m.budget or [None], "seeds": suite.method_seeds(m), "tasks": list(m.tasks),
+                "regimes": suite.method_regimes(m),
                 "deviations": m.deviations} for m in suite.methods]
     return plain({
         "suite": suite.name, "suite_sha256": suite_digest(suite), "suite_file": suite.file,

@@ -51,7 +51,7 @@ MAX_CELLS = 200_000         # cells per suite, checked before expansion
 MAX_FILE_BYTES = 1_000_000  # a suite is a few kilobytes; anything this big is a mistake
 DAGGER = "†"   # marks a label whose method deviates from its published settings
 RUNNER_METHOD_KEYS = ("name", "label", "entry", "budget", "train_size", "tasks", "spaces", "datasets", "devices",
-                      "seeds")
+                      "seeds", "regimes")
 
 Names = Union[str, list[str]]
 Cost = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -236,6 +236,7 @@ class MethodEntry(BaseModel):
     datasets: Names | None = None
     devices: Names | None = None
     seeds: int | list[int] | None = None
+    regimes: list[Literal["free", "charged", "blind"]] | Literal["free", "charged", "blind"] | None = None
     _deviations: list = PrivateAttr(default_factory=list)
 
     @field_validator("budget")
@@ -266,6 +267,8 @@ class MethodEntry(BaseModel):
                 setattr(self, key, _names(v, key))
         if isinstance(self.tasks, str):
             self.tasks = [self.tasks]
+        if isinstance(self.regimes, str):
+            self.regimes = [self.regimes]
         try:
             cls = method_class(self.name, self.entry)
         except HarnessError as e:
@@ -365,9 +368,15 @@ class Suite(BaseModel):
             raise ValueError("solvers: must not be empty")
         self.solvers = groups if "solvers" in self.tasks else []
         labels = [m.display for m in self.methods]
-        for i, lab in enumerate(labels):
-            if lab in labels[:i]:
-                raise ValueError(f"methods[{i}].label: label {lab!r} is used twice; give each its own label")
+        for i, (lab, m) in enumerate(zip(labels, self.methods)):
+            for j in range(i):
+                if labels[j] == lab and set(self.methods[j].tasks) & set(m.tasks):
+                    raise ValueError(f"methods[{i}].label: label {lab!r} is used twice for the same task; give each "
+                                     f"its own label")
+            for r in m.regimes or []:
+                if r not in self.hardware.regimes:
+                    raise ValueError(f"methods[{i}].regimes: {r!r} is not one of the suite's [hardware] regimes "
+                                     f"({', '.join(self.hardware.regimes)})")
         labels += [m.given_label for m in self.methods]
         for i, name in enumerate(self.measure.rows_of):
             if name not in labels:
@@ -387,6 +396,9 @@ class Suite(BaseModel):
     def method_seeds(self, m: MethodEntry) -> list[int]:
         return m.seeds if m.seeds is not None else self.seeds
 
+    def method_regimes(self, m: MethodEntry) -> list[str]:
+        return m.regimes or self.hardware.regimes
+
     def solver_seeds(self, g: SolverGroup) -> list[int]:
         return g.seeds if g.seeds is not None else self.seeds
 
@@ -396,9 +408,10 @@ class Suite(BaseModel):
     def estimated_cells(self) -> int:
         """An upper bound of the cells, computed before expanding anything."""
         limits = max(1, sum(t._n for t in self.limits))
-        n = len(self.hardware.regimes) * sum(
-            len(self.method_spaces(m)) * len(self.method_datasets(m)) * len(self.method_devices(m)) * len(m.tasks) *
-            limits * len(m.budget or [None]) * len(self.method_seeds(m)) for m in self.methods)
+        n = sum(
+            len(self.method_regimes(m)) * len(self.method_spaces(m)) * len(self.method_datasets(m)) *
+            len(self.method_devices(m)) * len(m.tasks) * limits * len(m.budget or [None]) * len(self.method_seeds(m))
+            for m in self.methods)
         n += sum(len(g.backends or backend_names()) * len(g.families or FAMILIES.names()) * len(self.solver_seeds(g))
                  for g in self.solvers)
         return n

@@ -69,7 +69,9 @@ def test_report_cli_prints_place_and_headline(store, tmp_path, capsys):
     assert main(["report", str(store), "--out", str(tmp_path / "r"), "--no-figures"]) == 0
     out = capsys.readouterr().out
     assert f"report written to {tmp_path / 'r' / 'index.html'}" in out
-    assert "**Search: regret" in out and "| method | cifar10 | cifar100 | feasible | queries |" in out
+    # the headline: regret at equal budgets per hardware regime, every method a row
+    assert "**Search regret at equal budgets per hardware regime" in out and "| method | free @10 |" in out
+    assert "| additive |" in out and "| mathnas-single ‡ |" in out
 
 
 def _rewrite_cell(store, task, column, change):
