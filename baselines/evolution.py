@@ -1,5 +1,8 @@
 """Regularized evolution (Real et al., AAAI 2019): tournament selection, one-edge mutation, ageing.
 
+Published settings on NAS-Bench-201 (Dong et al., NATS-Bench `regularized_ea.py`): population 10, tournament
+sample 3; these are the defaults, and other values are reported as deviations.
+
 The budget counts DISTINCT evaluations (the oracle's rule): a child that was evaluated before costs
 nothing and simply re-enters the population with its known accuracy. The loop therefore also stops when
 `max_stall` steps in a row bring no new evaluation (the neighbourhood of the population is used up,
@@ -24,11 +27,16 @@ class RegularizedEvolution(MethodBase):
 
     name = "evolution"
 
-    def __init__(self, seed: int = 0, population: int = 50, sample_size: int = 10, max_stall: int = 1000):
+    PUBLISHED = {"population": 10, "sample_size": 3}
+
+    def __init__(self, seed: int = 0, population: int = 10, sample_size: int = 3, max_stall: int = 1000):
         self.seed = check_int("seed", seed)
         self.population = check_int("population", population, 1)
         self.sample_size = check_int("sample_size", sample_size, 1)
         self.max_stall = check_int("max_stall", max_stall, 1)
+
+    def deviations(self) -> list[str]:
+        return [f"{k}: {getattr(self, k)} (published: {v})" for k, v in self.PUBLISHED.items() if getattr(self, k) != v]
 
     def search(self, problem, oracle) -> SearchResult:
         rng = np.random.default_rng(self.seed)

@@ -18,7 +18,7 @@ from core.sources import Sources
 from devices import get_profile, local
 from evaluation.groundtruth import ground_truth
 from harness.store import cell_key
-from harness.suite import Suite
+from harness.suite import Suite, limit_label
 from solvers import backend_names
 from spaces import load_space
 
@@ -41,10 +41,6 @@ class Cell:
         parts = [s["task"], s.get("label", ""), where, s.get("limit_label") or "",
                  s.get("regime", "") if s.get("regime", "free") != "free" else "", f"seed {s['seed']}"]
         return " ".join(str(p) for p in parts if p)
-
-
-def limit_label(parts: dict) -> str:
-    return ",".join(f"{m}<=q{v:g}" if kind == "q" else f"{m}<={v:g}" for m, (kind, v) in parts.items())
 
 
 def _applies(values, name) -> bool:

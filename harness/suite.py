@@ -22,7 +22,8 @@ Keys (see harness/suites/smoke.toml for a worked example; `mathnas-bench suite s
   [solvers] / [[solvers]]   backends, families, seeds, time_limit, ratio
   [measure]                 live devices: sample, seed, repeats, warmup, rows_of (method labels whose profiling
                             architectures are measured too), reference (a complete device to find them on)
-  [[exclude]]               tables of task/space/dataset/device/method(label)/backend/family to leave out
+  [[exclude]]               tables of task/space/dataset/device/limit (its label, e.g. "latency<=q0.25")/
+                            method(label)/backend/family/regime to leave out
 """
 from __future__ import annotations
 
@@ -57,6 +58,11 @@ Names = Union[str, list[str]]
 Cost = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Quantile = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Budget = Annotated[int, Field(ge=0)]
+
+
+def limit_label(parts: dict) -> str:
+    """How a limit set is named in cells and tables: latency<=q0.25 (a quantile) or latency<=4 (absolute)."""
+    return ",".join(f"{m}<=q{v:g}" if kind == "q" else f"{m}<={v:g}" for m, (kind, v) in parts.items())
 
 
 def _names(v, what: str) -> list[str]:
@@ -207,13 +213,21 @@ class Exclude(Strict):
     space: str | None = None
     dataset: str | None = None
     device: str | None = None
+    limit: str | None = None
+    regime: Literal["free", "charged", "blind"] | None = None
     method: str | None = None
     backend: str | None = None
     family: str | None = None
 
     def matches(self, spec: dict) -> bool:
         for key, value in self.model_dump(exclude_none=True).items():
-            if key == "method":
+            if key == "limit":
+                if spec.get("limit_label") != value:
+                    return False
+            elif key == "regime":
+                if spec.get("regime", "free") != value:
+                    return False
+            elif key == "method":
                 label = str(spec.get("label", "")).replace(DAGGER, "")
                 if label != value.replace(DAGGER, "") and spec.get("method") != value:
                     return False
@@ -538,6 +552,10 @@ def _check_names(suite: Suite, label: str, sources) -> None:
             checks.append((f"exclude[{i}].device", [e.device], "device"))
         if e.space and e.space not in SPACES:
             fail(f"exclude[{i}].space", f"unknown space {shown(e.space)}")
+        labels = {limit_label(parts) for t in suite.limits for parts in t.entries()}
+        if e.limit and e.limit not in labels:
+            fail(f"exclude[{i}].limit", f"names no limit set of this suite ({shown(e.limit)}); valid: "
+                                        f"{', '.join(sorted(labels)) or 'none'}")
         if e.method and e.method not in {m.display for m in suite.methods} | {m.name for m in suite.methods} | \
                 {m.given_label for m in suite.methods}:
             fail(f"exclude[{i}].method", f"names no method of this suite ({shown(e.method)})")

@@ -66,8 +66,15 @@ class MathNAS(MethodBase):
         self._fitted_on = None
 
     def deviations(self) -> list[str]:
-        return [f"repair: {self.repair} re-solves after checking the pick's true cost (published: none)"] \
+        out = [f"repair: {self.repair} re-solves after checking the pick's true cost (published: none)"] \
             if self.repair else []
+        if not self.flops_scaling:
+            out.append("flops_scaling: false, plain block sum (published: Eq. 5 FLOPs scaling; Table 5 ablation)")
+        if self.base != "largest":
+            out.append(f"base: {self.base} (published: largest; Table 5 ablation)")
+        if self.base_net not in (None, "average"):
+            out.append(f"base_net: {self.base_net} (published: average, N_avg; Table 5 ablation)")
+        return out
 
     # --- predictor ---------------------------------------------------------------------------------
     def fit(self, oracle) -> "MathNAS":

@@ -129,6 +129,8 @@ def _per_seed(values: pd.DataFrame, column: str) -> pd.DataFrame:
 def _cells(values: pd.DataFrame, column_of) -> tuple[dict, dict]:
     """Board cells (regret summaries over seeds) and annotations (feasible share) keyed by (row, column)."""
     cells, annot = {}, {}
+    if values.empty:
+        return cells, annot
     per_seed = _per_seed(values, "regret")
     rate = values.groupby(["regime", "label", "budget"], sort=False)["feasible"].mean()
     for (regime, label, b), g in per_seed.groupby(["regime", "label", "budget"], sort=False):
@@ -139,6 +141,8 @@ def _cells(values: pd.DataFrame, column_of) -> tuple[dict, dict]:
 
 
 def _row_names(values: pd.DataFrame) -> dict[str, str]:
+    if values.empty:
+        return {}
     own = set(values.loc[values["own"], "label"])
     return {lab: f"{lab} {OWN}" if lab in own else lab for lab in values["label"].unique()}
 
@@ -169,12 +173,15 @@ def equal_budget_boards(frame: pd.DataFrame, r: pd.DataFrame | None = None) -> l
         return out
     for regime in _order_regimes(r["regime"]):
         v = values[values["regime"] == regime] if not values.empty else values
-        names = _row_names(v)
+        names = _row_names(v) if not v.empty else {}
         cells, annot = _cells(v, lambda reg, b: f"@{b}")
         own = _own_cost(r[r["regime"] == regime])
         cells.update(own[0])
         annot.update(own[1])
-        columns = [f"@{b}" for b in EQUAL_BUDGETS if (v["budget"] == b).any()] + (["own cost"] if own[0] else [])
+        bounded = r.loc[(r["regime"] == regime) & r["budget"].notna(), "budget"]
+        top = bounded.max() if len(bounded) else max(EQUAL_BUDGETS)   # own-cost runs add no columns of their own
+        columns = [f"@{b}" for b in EQUAL_BUDGETS if b <= top and not v.empty and (v["budget"] == b).any()] + \
+            (["own cost"] if own[0] else [])
         rows = _order(list(names.values()) + [lab for lab, _ in own[0]])
         sfx = "" if regime == "free" else f"-{regime}"
         board = Board(f"anytime-regret{sfx}", f"Regret at equal budgets (evaluations), lower is better "
