@@ -110,6 +110,10 @@ class RegularizedEvolution(MethodBase):
             if stall >= self.max_stall:
                 stop = "stalled"
                 break
+            if hw_limited and not oracle.hw_allowance(reserve=1) and \
+                    not any(ok and r not in acc_cache for r, ok in ok_cache.items()):
+                stop = "hardware budget"     # no measurement left and no checked child left to evaluate
+                break
             steps += 1
             picks = rng.choice(len(pop), size=min(sample, len(pop)), replace=False)
             parent = max((pop[int(i)] for i in picks), key=lambda p: p[1])[0]

@@ -124,6 +124,10 @@ class Space(Protocol):
     #   graph(codes, prune) -> (adjacency (K, N, N) bool, node types (K, N) int, -1 = absent); num_node_types
     #       the space's own graph, for BRP-NAS's GCN
     #   torch_model(code, dataset) -> torch.nn.Module; input_shape(dataset): live measurement (devices.local)
+    #   seed_accuracies(dataset) -> (seeds, rows) array, oriented like `accuracy`: the noise ceilings of the
+    #       reports (seed-to-seed Kendall tau, regret of picking by one seed; evaluation.evaluate)
+    #   data_files -> paths (or a callable giving them): the files the space reads, hashed on the protocol
+    #       card (default: every file of <data root>/<space name>/, harness.protocol)
 
 
 # --- devices --------------------------------------------------------------------------------------------

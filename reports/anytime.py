@@ -164,33 +164,59 @@ def _noise(board: Board, values: pd.DataFrame, column_of) -> None:
     board.reference.append(label)
 
 
+def _task_key(f: pd.DataFrame) -> pd.Series:
+    return f[list(TASK)].astype(str).agg("/".join, axis=1)
+
+
+def common_tasks(r: pd.DataFrame) -> set[str]:
+    """The tasks every method of these runs ran on."""
+    keyed = r.assign(_t=_task_key(r))
+    sets = [set(g["_t"]) for _, g in keyed.groupby("label")]
+    return set.intersection(*sets) if sets else set()
+
+
 def equal_budget_boards(frame: pd.DataFrame, r: pd.DataFrame | None = None) -> list[Board]:
-    """Per regime: regret at the equal budgets (columns), every method a row, own-cost runs marked."""
+    """Per regime: regret at the equal budgets (columns), every method a row, own-cost runs marked; and, when
+    some method ran on fewer tasks than the others, the same on the tasks every method ran (like with like)."""
     r = runs(frame) if r is None else r
-    values = at_budgets(frame, r=r)
     out = []
     if r.empty:
         return out
     for regime in _order_regimes(r["regime"]):
-        v = values[values["regime"] == regime] if not values.empty else values
-        names = _row_names(v) if not v.empty else {}
-        cells, annot = _cells(v, lambda reg, b: f"@{b}")
-        own = _own_cost(r[r["regime"] == regime])
-        cells.update(own[0])
-        annot.update(own[1])
-        bounded = r.loc[(r["regime"] == regime) & r["budget"].notna(), "budget"]
-        top = bounded.max() if len(bounded) else max(EQUAL_BUDGETS)   # own-cost runs add no columns of their own
-        columns = [f"@{b}" for b in EQUAL_BUDGETS if b <= top and not v.empty and (v["budget"] == b).any()] + \
-            (["own cost"] if own[0] else [])
-        rows = _order(list(names.values()) + [lab for lab, _ in own[0]])
+        rr = r[r["regime"] == regime]
         sfx = "" if regime == "free" else f"-{regime}"
-        board = Board(f"anytime-regret{sfx}", f"Regret at equal budgets (evaluations), lower is better "
-                      f"[{hardware_caption(regime)}]", False, _rename(cells, names), rows, columns,
-                      note="tasks = space x dataset x device x limit, averaged per seed", digits=2,
-                      annot=_rename(annot, names), blank=True, footer=FOOTER)
-        _noise(board, v, lambda reg, b: f"@{b}")
-        out.append(board)
+        out.append(_equal_budget_board(frame, rr, f"anytime-regret{sfx}", f"Regret at equal budgets (evaluations), "
+                                       f"lower is better [{hardware_caption(regime)}]"))
+        common = common_tasks(rr)
+        n_all = _task_key(rr).nunique()
+        if common and len(common) < n_all:
+            sub = rr[_task_key(rr).isin(common)]
+            out.append(_equal_budget_board(frame, sub, f"anytime-regret-common{sfx}", f"Regret at equal budgets on "
+                                           f"the {len(common)} task(s) every method ran (of {n_all}), lower is better "
+                                           f"[{hardware_caption(regime)}]"))
     return out
+
+
+def _equal_budget_board(frame: pd.DataFrame, r: pd.DataFrame, name: str, title: str) -> Board:
+    v = at_budgets(frame, r=r)
+    names = _row_names(v)
+    cells, annot = _cells(v, lambda reg, b: f"@{b}")
+    own = _own_cost(r)
+    cells.update(own[0])
+    annot.update(own[1])
+    bounded = r.loc[r["budget"].notna(), "budget"]
+    top = bounded.max() if len(bounded) else max(EQUAL_BUDGETS)   # own-cost runs add no columns of their own
+    columns = [f"@{b}" for b in EQUAL_BUDGETS if b <= top and not v.empty and (v["budget"] == b).any()] + \
+        (["own cost"] if own[0] else [])
+    rows = _order(list(names.values()) + [lab for lab, _ in own[0]])
+    keyed = r.assign(_t=_task_key(r))
+    tasks = {names.get(lab, f"{lab} {OWN}" if g["budget"].isna().all() else lab): str(g["_t"].nunique())
+             for lab, g in keyed.groupby("label")}
+    board = Board(name, title, False, _rename(cells, names), rows, columns,
+                  note="tasks = space x dataset x device x limit, averaged per seed", digits=2,
+                  annot=_rename(annot, names), blank=True, footer=FOOTER, extra={"tasks": tasks})
+    _noise(board, v, lambda reg, b: f"@{b}")
+    return board
 
 
 def _own_cost(r: pd.DataFrame) -> tuple[dict, dict]:

@@ -192,3 +192,15 @@ def test_frames_without_trajectories_give_no_anytime_tables():
                            "seed": 0, "queries": 3, "optimum_accuracy": 1.0}])
     assert anytime.runs(frame).empty and anytime.equal_budget_boards(frame) == []
     assert anytime.headline_board(frame) is None and math.isnan(float("nan"))
+
+
+def test_a_method_on_fewer_tasks_gets_a_like_for_like_board(store):
+    frame = ResultStore(store).read()
+    extra = pd.DataFrame([row("narrow", seed, 26, 26, [(3, 93.0, True)], "pixel3") for seed in (0, 1)])
+    boards = {b.name: b for b in anytime.equal_budget_boards(pd.concat([frame, extra], ignore_index=True))}
+    assert boards["anytime-regret"].extra["tasks"]["narrow"] == "1" and boards["anytime-regret"].extra["tasks"]["steady"] == "2"
+    common = boards["anytime-regret-common"]
+    assert "1 task(s) every method ran (of 2)" in common.title
+    assert common.cells[("steady", "@26")]["mean"] == pytest.approx(OPT - 89.5)   # pixel3 only: same values by design
+    assert common.cells[("narrow", "@26")]["mean"] == pytest.approx(2.0)
+    assert common.annot[("oneshot ‡", "@26")] == " (0%)"                         # infeasible on pixel3
