@@ -70,18 +70,29 @@ def runs(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _pick(group: pd.DataFrame, b: int):
+KEYS = ["regime", *TASK, "label", "seed"]
+
+
+def _groups(r: pd.DataFrame) -> dict[tuple, list[dict]]:
+    """The runs of each (regime, task, method, seed) as plain records (picking among a few is then cheap)."""
+    out: dict[tuple, list[dict]] = {}
+    for rec in r.to_dict("records"):
+        out.setdefault(tuple(rec[k] for k in KEYS), []).append(rec)
+    return out
+
+
+def _pick(group: list[dict], b: int):
     """The run of one (task, method, seed) that stands for budget b (see the module docstring), else None."""
-    bounded = group[group["budget"].notna()]
-    exact = bounded[bounded["budget"] == b]
-    if len(exact):
-        return exact.iloc[0], False
-    above = bounded[bounded["budget"] > b]
-    if len(above):
-        return above.sort_values("budget", kind="stable").iloc[0], False
-    own = group[group["budget"].isna() & (group["queries"] <= b)]
-    if len(own):
-        return own.iloc[0], True
+    bounded = sorted((g for g in group if not math.isnan(g["budget"])), key=lambda g: g["budget"])
+    for g in bounded:
+        if g["budget"] == b:
+            return g, False
+    for g in bounded:
+        if g["budget"] > b:
+            return g, False
+    for g in group:
+        if math.isnan(g["budget"]) and g["queries"] <= b:
+            return g, True
     return None, False
 
 
@@ -110,14 +121,14 @@ def at_budgets(frame: pd.DataFrame, budgets=EQUAL_BUDGETS, r: pd.DataFrame | Non
     if r.empty:
         return pd.DataFrame()
     recs = []
-    for key, g in r.groupby(["regime", *TASK, "label", "seed"], sort=False):
+    for key, g in _groups(r).items():
         for b in budgets:
             run, own = _pick(g, b)
             if run is None:
                 continue
             regret, pen, ok = _value(run, b)
-            recs.append(dict(zip(["regime", *TASK, "label", "seed"], key), budget=b, regret=regret, penalised=pen,
-                             feasible=ok, own=own, evaluations=int(min(b, run["queries"])), noise=run["noise"]))
+            recs.append(dict(zip(KEYS, key), budget=b, regret=regret, penalised=pen, feasible=ok, own=own,
+                             evaluations=int(min(b, run["queries"])), noise=run["noise"]))
     return pd.DataFrame(recs)
 
 
@@ -226,7 +237,7 @@ def _own_cost(r: pd.DataFrame) -> tuple[dict, dict]:
     if own.empty:
         return cells, annot
     recs = []
-    for _, run in own.iterrows():
+    for run in own.to_dict("records"):
         regret, _, ok = _value(run, int(run["queries"]))
         recs.append({"label": f"{run['label']} {OWN}", "seed": run["seed"], "regret": regret, "feasible": ok,
                      "q": run["queries"]})
@@ -277,11 +288,11 @@ def _curve(run, horizon: int) -> np.ndarray:
 def curves(r: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Per (regime, task, method, seed): the penalised regret curve of the run standing for `horizon`."""
     recs = []
-    for key, g in r.groupby(["regime", *TASK, "label", "seed"], sort=False):
+    for key, g in _groups(r).items():
         run, own = _pick(g, horizon)
         if run is None:
             continue
-        recs.append(dict(zip(["regime", *TASK, "label", "seed"], key), own=own, curve=_curve(run, horizon)))
+        recs.append(dict(zip(KEYS, key), own=own, curve=_curve(run, horizon)))
     return pd.DataFrame(recs)
 
 
