@@ -157,12 +157,11 @@ class BRPNAS(MethodBase):
         self._codes = None
 
     def deviations(self) -> list[str]:
-        out = []
-        for k, published in PUBLISHED.items():
-            ours = getattr(self, k)
-            if ours != published:
-                out.append(f"{k}: {ours} (published: {PUBLISHED_NOTE.get(k, published)})")
-        return out
+        def text(v):
+            return str(v).lower() if isinstance(v, bool) else str(v)
+
+        return [f"{k}: {text(getattr(self, k))} (published: {PUBLISHED_NOTE.get(k, text(published))})"
+                for k, published in PUBLISHED.items() if getattr(self, k) != published]
 
     # --- plumbing ----------------------------------------------------------------------------
     @contextmanager

@@ -13,6 +13,7 @@ once and the others wait and read it. With no cache active (`use(None)`, the def
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import time
@@ -46,10 +47,16 @@ def digest(*arrays) -> str:
 
 
 def source_digest(*modules) -> str:
-    """sha256 of modules' source files: a fit made by other training code is another fit."""
+    """sha256 of modules' source files: a fit made by other training code is another fit. Read once per
+    process, so an edit during a run cannot split one run's fits between two keys."""
+    return _source_digest(tuple(m.__file__ for m in modules))
+
+
+@functools.lru_cache(maxsize=None)
+def _source_digest(files: tuple[str, ...]) -> str:
     h = hashlib.sha256()
-    for m in modules:
-        h.update(Path(m.__file__).read_bytes())
+    for f in files:
+        h.update(Path(f).read_bytes())
     return h.hexdigest()
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import sys
+import tomllib
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -28,10 +29,21 @@ PACKAGES = ("mathnas-bench", "numpy", "scipy", "pandas", "pyarrow", "torch", "py
 MAX_HASHED_BYTES = 2_000_000_000   # a data folder bigger than this is listed, not hashed
 
 
-def suite_digest(suite) -> str:
-    """sha256 of the validated suite (canonical JSON of its content: comments and key order do not count)."""
-    text = json.dumps(plain(suite.model_dump(mode="json")), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+def suite_digest(suite, text: str | None = None) -> str:
+    """sha256 of the suite's content as written (canonical JSON of the parsed TOML: comments, spacing and key
+    order do not count, and neither do defaults the schema may gain later); a suite built in memory is
+    described by the keys it set."""
+    if text is not None:
+        try:
+            content = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            content = None
+        if content is not None:
+            doc = json.dumps(plain(content), sort_keys=True, separators=(",", ":"), default=str)
+            return hashlib.sha256(doc.encode()).hexdigest()
+    doc = json.dumps(plain(suite.model_dump(mode="json", exclude_unset=True)), sort_keys=True, separators=(",", ":"),
+                     default=str)
+    return hashlib.sha256(doc.encode()).hexdigest()
 
 
 def file_sha256(path: Path) -> str:
@@ -109,7 +121,7 @@ def protocol_record(suite, sources, suite_text: str | None = None, executor: str
                 "regimes": suite.method_regimes(m),
                 "deviations": m.deviations} for m in suite.methods]
     return plain({
-        "suite": suite.name, "suite_sha256": suite_digest(suite), "suite_file": suite.file,
+        "suite": suite.name, "suite_sha256": suite_digest(suite, suite_text), "suite_file": suite.file,
         "suite_text": suite_text, "description": suite.description,
         "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "hardware": suite.hardware.model_dump(), "tasks": list(suite.tasks), "seeds": suite.seeds,

@@ -224,10 +224,17 @@ def _equal_budget_board(frame: pd.DataFrame, r: pd.DataFrame, name: str, title: 
     tasks = {names.get(lab, f"{lab} {OWN}" if g["budget"].isna().all() else lab): str(g["_t"].nunique())
              for lab, g in keyed.groupby("label")}
     board = Board(name, title, False, _rename(cells, names), rows, columns,
-                  note="tasks = space x dataset x device x limit, averaged per seed", digits=2,
-                  annot=_rename(annot, names), blank=True, footer=FOOTER, extra={"tasks": tasks})
+                  note="tasks = space x dataset x device x limit, averaged per seed; a row on fewer tasks than the "
+                       "others is never bold", digits=2, annot=_rename(annot, names), blank=True, footer=FOOTER,
+                  extra={"tasks": tasks}, reference=_fewer(tasks))
     _noise(board, v, lambda reg, b: f"@{b}")
     return board
+
+
+def _fewer(tasks: dict[str, str]) -> list[str]:
+    """Rows averaging fewer tasks than the most covered one: not comparable, so never marked best."""
+    most = max((int(n) for n in tasks.values()), default=0)
+    return [lab for lab, n in tasks.items() if int(n) < most]
 
 
 def _own_cost(r: pd.DataFrame) -> tuple[dict, dict]:
@@ -259,10 +266,13 @@ def headline_board(frame: pd.DataFrame, r: pd.DataFrame | None = None) -> Board 
     cells, annot = _cells(values, lambda reg, b: f"{reg} @{b}")
     columns = [f"{reg} @{b}" for reg in _order_regimes(values["regime"]) for b in budgets
                if ((values["regime"] == reg) & (values["budget"] == b)).any()]
+    tasks = {names[lab]: str(g[list(TASK)].drop_duplicates().shape[0]) for lab, g in values.groupby("label")}
     return Board("headline", "Search regret at equal budgets per hardware regime (lower is better)", False,
                  _rename(cells, names), _order(names.values()), columns,
-                 note="columns: hardware regime @ evaluations", digits=2, annot=_rename(annot, names), blank=True,
-                 footer=FOOTER)
+                 note="columns: hardware regime @ evaluations; 'tasks': how many tasks a row averages (see the "
+                      "like-for-like boards for methods run on fewer; such rows are never bold)", digits=2,
+                 annot=_rename(annot, names), blank=True, footer=FOOTER, extra={"tasks": tasks},
+                 reference=_fewer(tasks))
 
 
 def _order_regimes(values) -> list[str]:
@@ -337,7 +347,7 @@ def aurc_board(r: pd.DataFrame) -> list[Board]:
 
 def curve_figures(r: pd.DataFrame, out) -> list:
     """One figure per (regime, space, dataset): mean penalised regret vs evaluations with 95% bands over seeds."""
-    from reports.figures import MARKERS, Figure, _grid, _save  # noqa: F401 (Figure: the return type)
+    from reports.figures import _grid, _save
 
     horizon = horizon_of(r)
     if horizon is None:
@@ -347,21 +357,21 @@ def curve_figures(r: pd.DataFrame, out) -> list:
         return []
     figs = []
     x = np.arange(1, horizon + 1)
+    colours = {lab: f"C{i % 10}" for i, lab in enumerate(_order(c["label"]))}   # one colour per method everywhere
     for regime in _order_regimes(c["regime"]):
         g = c[c["regime"] == regime]
         groups = list(g.groupby(["space", "dataset"], sort=True))
         fig, axes = _grid(len(groups), 3.6, 3.0)
         handles = {}
         for ax, ((space, dataset), sub) in zip(axes, groups):
-            for i, lab in enumerate(_order(sub["label"])):
+            for lab in _order(sub["label"]):
                 s = sub[sub["label"] == lab]
                 per_seed = np.stack([np.mean(np.stack(t["curve"].to_list()), axis=0) for _, t in s.groupby("seed")])
                 mean, lo, hi = band(per_seed)
-                h = ax.plot(x, mean, color=f"C{i % 10}", lw=1.1, label=lab + (f" {OWN}" if s["own"].any() else ""))
-                ax.fill_between(x, np.maximum(lo, 1e-3), np.maximum(hi, 1e-3), color=f"C{i % 10}", alpha=0.15,
-                                linewidth=0)
+                h = ax.plot(x, mean, color=colours[lab], lw=1.1, label=lab + (f" {OWN}" if s["own"].any() else ""))
+                ax.fill_between(x, np.maximum(lo, 0.0), hi, color=colours[lab], alpha=0.15, linewidth=0)
                 handles.setdefault(h[0].get_label(), h[0])
-            ax.set_yscale("log")
+            ax.set_yscale("symlog", linthresh=1.0)   # log above 1 point, linear below: the bands may cross 0
             ax.set_xlabel("evaluations (distinct architectures)")
             ax.set_ylabel("regret, points (penalised)")
             ax.set_title(f"{dataset}" if space == "nb201" else f"{space}/{dataset}", fontsize=8)

@@ -84,7 +84,9 @@ class StatsSection:
 def stats_sections(values, budgets, out: Path, figures: bool) -> list[StatsSection]:
     """Ranks and tests of the penalised regret at each planned budget, per regime (complete tasks only)."""
     sections = []
-    for (regime, b), (frame, dropped) in sorted(anytime.task_values(values).items()):
+    order = {r: i for i, r in enumerate(("free", "charged", "blind"))}
+    for (regime, b), (frame, dropped) in sorted(anytime.task_values(values).items(),
+                                                key=lambda kv: (order.get(kv[0][0], 9), kv[0][0], kv[0][1])):
         if b not in budgets:
             continue
         note = f"left out (not run to {b} evaluations on every task): {', '.join(dropped)}" if dropped else ""

@@ -189,7 +189,8 @@ def card(frame: pd.DataFrame, protocols: list[dict]) -> list[tuple[str, list]]:
     sections.append(("Hardware regimes (the same for every method of a table)", lines or ["none ran"]))
     search = ok_rows(frame, "search")
     if not search.empty:
-        b = sorted({"own cost" if pd.isna(x) else int(x) for x in _col(search, "budget")}, key=str)
+        b = sorted({"own cost" if pd.isna(x) else int(x) for x in _col(search, "budget")},
+                   key=lambda x: (isinstance(x, str), x if isinstance(x, int) else 0))
         sections.append(("Budgets", [f"evaluation budgets of the search cells: {_text(b)} (distinct architectures "
                                      f"whose accuracy was revealed); methods are compared at equal budgets"]))
     sections.append(("Splits (search: what the Oracle reveals; score: what regret and tau use)",
