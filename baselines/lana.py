@@ -146,9 +146,11 @@ class LANA(MethodBase):
             raise HarnessError(f"lana needs the {len(swaps)} one-block swaps of its teacher, which "
                                f"{oracle.space.name}/{oracle.dataset} on device {oracle.device!r} cannot answer "
                                f"(not among the table's search rows, and the device knows no other code exactly)")
+        if any(oracle.has(m) for m in HW_METRICS):
+            self._check_hardware(oracle, swaps, need)
         self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)} if accuracy else {}
         self.unmeasured = []
-        for metric in HW_METRICS:
+        for metric in measure:
             if oracle.has(metric):
                 p = BlockSum.fit(teacher, nc, lambda c, m=metric: oracle.hardware(m, c))
                 if np.isfinite(p.base) and all(np.all(np.isfinite(d)) for d in p.deltas):
@@ -162,6 +164,16 @@ class LANA(MethodBase):
             if oracle.has(metric):
                 self.predictors[metric] = BlockSum.fit(teacher, nc, getattr(oracle, metric))
         return self
+
+    @staticmethod
+    def _check_hardware(oracle, codes, need: int) -> None:
+        """Fail before spending anything when the regime cannot pay for the swaps' hardware measurements."""
+        new = int((~oracle.hw_measured(codes)).sum())
+        allowed = oracle.hw_allowance(reserve=need)
+        if allowed is not None and new > allowed:
+            cost = f" at {oracle.hw_cost:g} evaluation each" if oracle.hw_cost else ""
+            raise BudgetExhausted(f"lana needs {need} evaluations and {new} hardware measurements{cost} (the teacher "
+                                  f"and its block swaps); the {oracle.regime} regime allows {allowed} measurements")
 
     def predict(self, codes) -> dict[str, np.ndarray]:
         if not self.predictors:

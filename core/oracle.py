@@ -16,9 +16,12 @@ Where the task splits rows (hardware-only tasks, core.truth), a row outside the 
 one line, so a method never sees what it is scored on. Where the ground truth can answer codes WITHOUT a
 row (`GroundTruth.outside`: a device that knows any code exactly), hardware queries of such codes are
 answered and counted as distinct measurements exactly like rows, under the same budget and regime.
+A method spends hardware within what `hw_allowance()` says (None: unlimited), so every method runs under
+every regime; `fingerprint(metric)` names the content of a table (cache keys), revealing none of its values.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -47,6 +50,7 @@ class Oracle:
         self.evaluated: list[int] = []       # rows in the order they were first evaluated
         self.hw_at_eval: list[int] = []      # hardware measurements made before each of those evaluations
         self.incumbents: list[dict] = []     # {"evaluations", "hw_queries", "row"} each time a searcher's best changes
+        self._fingerprints: dict[str, str] = {}
 
     # --- what a method may know for free ---------------------------------------------------------
     @property
@@ -148,6 +152,43 @@ class Oracle:
         if self.budget is None:
             return None
         return max(0, math.floor(self.budget - self.spent + 1e-9))
+
+    def hw_allowance(self, reserve: float = 0.0) -> int | None:
+        """New distinct hardware measurements still allowed while keeping `reserve` evaluations affordable
+        (None: unlimited). Re-reading an architecture already measured is always free."""
+        out = None
+        if self.hw_budget is not None:
+            out = max(0, self.hw_budget - self.hw_queries)
+        if self.hw_cost and self.budget is not None:
+            charged = max(0, math.floor((self.budget - self.spent - reserve) / self.hw_cost + 1e-9))
+            out = charged if out is None else min(out, charged)
+        return out
+
+    @property
+    def hw_remaining(self) -> int | None:
+        """New distinct hardware measurements still allowed (None: unlimited)."""
+        return self.hw_allowance()
+
+    @property
+    def hw_limited(self) -> bool:
+        """Whether hardware measurements are limited at all (blind or charged with a budget)."""
+        return self.hw_remaining is not None
+
+    def hw_measured(self, codes) -> np.ndarray:
+        """Which of `codes` were measured already (reading them again costs nothing)."""
+        return self._hw_seen[self.rows(codes)]
+
+    def fingerprint(self, metric: str) -> str:
+        """sha256 naming the content of the table a method sees for `metric` (accuracy: the search split):
+        equal tables, equal names. A cache key, not a clue: nothing about the values can be read from it."""
+        if metric not in self._fingerprints:
+            values = self.gt.search_accuracy if metric == "accuracy" else self.gt.metric(metric)
+            if values is None:
+                raise HarnessError(f"space {self.space.name!r} has no {metric}")
+            h = hashlib.sha256(f"{self.space.name}|{self.space.size}|{metric}|".encode())
+            h.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+            self._fingerprints[metric] = h.hexdigest()
+        return self._fingerprints[metric]
 
     def hardware_rows(self) -> np.ndarray:
         """Rows whose latency/energy was revealed (e.g. what a live device must have measured)."""

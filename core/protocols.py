@@ -143,10 +143,13 @@ class Space(Protocol):
     #   skip_groups, skip_choice: Eq. 9 beyond the `skip_from` shorthand (core.codes.skip_structure): groups of
     #       nodes whose skipped members form a suffix, and each node's "skip" choice (None: not skippable);
     #       NAS-Bench-Macro's identities inside a stage. core.codes.space_skip_structure reads either form.
-    #   seed_accuracies(dataset, split) -> (seeds, rows): per training seed, when Task.seeds > 1 (noise ceiling)
     # A space whose block_costs is None (no exact FLOPs) may say `choices_by_size = True` when it lists each
     # node's choices from smallest to largest: methods that need a size order (MathNAS's base and N_avg) then
     # use the listing order; otherwise every node's first choice stands in.
+    #   seed_accuracies(dataset) -> (seeds, rows) array, per training seed when Task.seeds > 1, oriented like `accuracy`: the noise ceilings of the
+    #       reports (seed-to-seed Kendall tau, regret of picking by one seed; evaluation.evaluate)
+    #   data_files -> paths (or a callable giving them): the files the space reads, hashed on the protocol
+    #       card (default: every file of <data root>/<space name>/, harness.protocol)
 
 
 # --- devices --------------------------------------------------------------------------------------------
@@ -277,6 +280,9 @@ class MethodBase:
     # A constructor parameter that collects the keys the method does not declare (MathNAS hands them to its
     # profiling variant); None: unknown keys are an error.
     extra_params: ClassVar[str | None] = None
+    # Rough cost of one cell relative to a cheap searcher: the runner starts expensive cells first, so
+    # they overlap the many short ones instead of trailing them.
+    relative_cost: ClassVar[float] = 1.0
     # Settings that differ from the method's published ones: "setting: ours (published: theirs)".
     def deviations(self) -> list[str]:
         return []

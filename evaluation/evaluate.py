@@ -2,15 +2,20 @@
 
 Both entry points build the method from the registry, hand it a budgeted Oracle under the declared
 hardware regime, and re-score what it returns with the truth (test split where the benchmark has one).
+Every row says which split the method saw and which it was scored on, and, where the space has
+per-seed accuracies (optional capability `space.seed_accuracies(dataset) -> (seeds, rows)`), the noise
+ceiling of the task: the seed-to-seed Kendall tau (beside a predictor's tau) and the regret of picking
+by one seed's accuracy (beside a searcher's regret).
 """
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
 
 from core.errors import HarnessError
-from core.metrics import prediction_scores
+from core.metrics import kendall_tau, prediction_scores
 from core.oracle import Oracle
 from core.protocols import Problem, make_method
 from core.sources import Sources
@@ -22,6 +27,62 @@ PREDICTED_METRICS = ("accuracy", "latency", "energy")
 
 def make_oracle(gt, budget=None, regime: str = "free", hw_budget=None, hw_cost: float = 0.0) -> Oracle:
     return Oracle(gt, budget=budget, hw_budget=hw_budget, regime=regime, hw_cost=hw_cost)
+
+
+def splits(gt) -> dict:
+    """Which split the methods saw (the Oracle's) and which everything is scored on."""
+    task = gt.task
+    return {"search_split": task.search_split if task else "test", "score_split": task.score_split if task else "test"}
+
+
+_SEEDS: dict = {}
+
+
+def seed_accuracies(gt) -> np.ndarray | None:
+    """(seeds, rows) per-seed accuracies of the task, oriented like the truth, or None (no seeds, or one)."""
+    key = (id(gt.space), gt.dataset)
+    if key not in _SEEDS:
+        fn = getattr(gt.space, "seed_accuracies", None)
+        values = None
+        if callable(fn):
+            values = fn(gt.dataset)
+            if values is not None:
+                values = np.asarray(values, dtype=np.float64)
+                if values.ndim != 2 or values.shape[1] != gt.size:
+                    raise HarnessError(f"space {gt.space.name!r}: seed_accuracies({gt.dataset!r}) has shape "
+                                       f"{values.shape}, expected (seeds, {gt.size})")
+                if values.shape[0] < 2:
+                    values = None
+        _SEEDS[key] = values
+    return _SEEDS[key]
+
+
+def seed_tau(gt) -> dict | None:
+    """Mean Kendall tau between the per-seed accuracies of every pair of seeds (finite rows only): the
+    ranking a predictor could reach if it knew one training run exactly."""
+    values = seed_accuracies(gt)
+    if values is None:
+        return None
+    taus = []
+    for a, b in itertools.combinations(range(values.shape[0]), 2):
+        ok = np.isfinite(values[a]) & np.isfinite(values[b])
+        taus.append(kendall_tau(values[a][ok], values[b][ok]))
+    return {"seed_tau": float(np.mean(taus)), "seeds": int(values.shape[0])}
+
+
+def seed_regret(gt, limits: dict, best_accuracy: float) -> dict | None:
+    """Regret (on the score split) of the feasible architecture that is best by ONE seed's accuracy, averaged
+    over seeds: what a searcher that evaluated every architecture once would typically lose to seed noise."""
+    values = seed_accuracies(gt)
+    if values is None:
+        return None
+    mask = gt.feasible_mask(limits)
+    regrets = []
+    for v in values:
+        ok = mask & np.isfinite(v)
+        if ok.any():
+            regrets.append(best_accuracy - float(gt.accuracy[int(np.argmax(np.where(ok, v, -np.inf)))]))
+    return {"seed_regret": float(np.mean(regrets)), "seeds": int(values.shape[0])} if regrets else None
 
 
 def predict_report(method: str, dataset: str, device: str, seed: int = 0, budget: int | None = None,
@@ -60,7 +121,10 @@ def predict_report(method: str, dataset: str, device: str, seed: int = 0, budget
         rows = sample[known[sample]]
         pairs[metric] = {"rows": rows.tolist(), "true": true[rows].tolist(), "pred": pred[rows].tolist()}
     out.update({"queries": oracle.queries, "hw_queries": oracle.hw_queries, "fit_seconds": fit_seconds,
-                "regime": oracle.regime, "device_live": gt.device_live})
+                "regime": oracle.regime, "device_live": gt.device_live, **splits(gt)})
+    noise = seed_tau(gt) if gt.accuracy is not None else None
+    if noise:
+        out["noise"] = noise
     deviations = getattr(m, "deviations", None)
     if callable(deviations) and deviations():
         out["deviations"] = list(deviations())
@@ -150,12 +214,16 @@ def search_report(method: str, problem: Problem, seed: int = 0, budget: int | No
     measured = int(gt.measured_mask().sum())
     if measured < gt.size:  # live/user profiles: the exact optimum is over the measured sample
         scored["optimum_scope"] = f"measured sample of {measured} architectures"
+    floor = float(np.min(gt.accuracy[gt.feasible_mask(problem.limits)]))
     out = {**scored, "optimum_accuracy": best.accuracy, "optimum_arch": best.arch, "regret": regret,
            "optimum_metric": raw_metric(gt, best.accuracy), **metric_info(gt),
-           "queries": oracle.queries, "hw_queries": oracle.hw_queries, "search_seconds": search_seconds,
-           "regime": oracle.regime, "device_live": gt.device_live, "predicted": result.predicted,
-           "trajectory": trajectory(gt, oracle, problem.limits, scored["arch_index"]),
-           **{k: v for k, v in result.extra.items() if k not in scored}}
+           "floor_accuracy": floor, "queries": oracle.queries, "hw_queries": oracle.hw_queries,
+           "search_seconds": search_seconds, "regime": oracle.regime, "device_live": gt.device_live,
+           "predicted": result.predicted, "trajectory": trajectory(gt, oracle, problem.limits, scored["arch_index"]),
+           **splits(gt), **{k: v for k, v in result.extra.items() if k not in scored}}
+    noise = seed_regret(gt, problem.limits, best.accuracy)
+    if noise:
+        out["noise"] = noise
     deviations = getattr(m, "deviations", None)
     if callable(deviations) and deviations():
         out["deviations"] = list(deviations())

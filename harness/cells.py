@@ -15,6 +15,7 @@ import numpy as np
 
 from analyses.claims import claims_table
 from analyses.solver_bench import run_benchmark
+from core import fitcache
 from core.errors import one_line
 from core.protocols import Problem
 from core.sources import Sources
@@ -26,7 +27,8 @@ from harness.store import canonical_json
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 SEARCH_FIELDS = ("arch", "arch_index", "true_accuracy", "true_latency", "true_energy", "true_flops", "feasible",
                  "optimum_accuracy", "optimum_arch", "regret", "queries", "hw_queries", "search_seconds", "predicted",
-                 "trajectory", "regime", "device_live", "deviations")
+                 "trajectory", "regime", "device_live", "deviations", "floor_accuracy", "search_split",
+                 "score_split", "noise")
 
 
 def _regime(spec: dict) -> dict:
@@ -138,12 +140,15 @@ def execute(spec: dict, key: str, ctx: dict) -> dict:
     prepare_worker(ctx)
     row = {"key": key, "cell": canonical_json(spec), **spec}
     t0 = time.perf_counter()
-    try:
-        result = CELL_RUNNERS[spec["task"]](_translated(spec, ctx.get("plugin_map")), sources_of(ctx))
-        row.update(status="ok", error=None)
-        row.update({k: v for k, v in result.items() if k not in row})
-    except Exception as e:  # noqa: BLE001 - any failure of a method is recorded in its cell
-        row.update(status="failed", error=one_line(f"{type(e).__name__}: {e}", 2000))
+    with fitcache.use(ctx.get("fit_cache")) as cache:
+        try:
+            result = CELL_RUNNERS[spec["task"]](_translated(spec, ctx.get("plugin_map")), sources_of(ctx))
+            row.update(status="ok", error=None)
+            row.update({k: v for k, v in result.items() if k not in row})
+        except Exception as e:  # noqa: BLE001 - any failure of a method is recorded in its cell
+            row.update(status="failed", error=one_line(f"{type(e).__name__}: {e}", 2000))
+        if cache is not None and (cache.stats.hits or cache.stats.misses):
+            row["fit_cache"] = cache.stats.as_dict()   # run-dependent (which worker fitted first): not compared
     row["seconds"] = time.perf_counter() - t0
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)

@@ -18,7 +18,7 @@ from core.sources import Sources
 from devices import get_profile, local
 from evaluation.groundtruth import ground_truth
 from harness.store import cell_key
-from harness.suite import Suite
+from harness.suite import Suite, limit_label
 from solvers import backend_names
 from spaces import load_space
 
@@ -41,10 +41,6 @@ class Cell:
         parts = [s["task"], s.get("label", ""), where, s.get("limit_label") or "",
                  s.get("regime", "") if s.get("regime", "free") != "free" else "", f"seed {s['seed']}"]
         return " ".join(str(p) for p in parts if p)
-
-
-def limit_label(parts: dict) -> str:
-    return ",".join(f"{m}<=q{v:g}" if kind == "q" else f"{m}<={v:g}" for m, (kind, v) in parts.items())
 
 
 def _applies(values, name) -> bool:
@@ -126,7 +122,8 @@ def _hardware_rows(suite: Suite, space_name: str, dataset: str, sources) -> np.n
     (MathNAS single, LANA), so a live device can be measured on exactly those before the cells run."""
     rows = []
     for m in suite.methods:
-        if m.display not in suite.measure.rows_of or not hasattr(make_method(m.name, 0, m.entry, **m.params), "fit"):
+        if {m.display, m.given_label}.isdisjoint(suite.measure.rows_of) or \
+                not hasattr(make_method(m.name, 0, m.entry, **m.params), "fit"):
             continue
         budget = (m.budget or [None])[0]
         for seed in suite.method_seeds(m):
@@ -183,7 +180,7 @@ def expand(suite: Suite, sources=None, strict: bool = True) -> tuple[list[Cell],
                             limit_sets = limits_cache[key]
                         else:
                             limit_sets = [(None, None)]
-                        for regime in hw.regimes:
+                        for regime in suite.method_regimes(m):
                             for limits, label in limit_sets:
                                 for budget in m.budget or [None]:
                                     for seed in suite.method_seeds(m):

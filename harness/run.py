@@ -14,11 +14,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core.errors import HarnessError
+from core.protocols import method_class
 from core.sources import Sources
 from core.validation import check_int
 from harness.executors import EXECUTOR_FUNCS, EXECUTORS, THREAD_ENV, check_ray_address, environment
 from harness.plan import expand, measure_live
-from harness.store import ResultStore
+from harness.protocol import protocol_record
+from harness.store import FITS_DIR, ResultStore
 from harness.suite import Suite, load_suite
 from mathnas.variants import SANDBOX_ENV
 
@@ -44,12 +46,41 @@ def worker_sys_path() -> list[str]:
     return list(dict.fromkeys([root] + extra))
 
 
-def worker_context(sources: Sources) -> dict:
-    """What a worker needs besides a cell: where the data is, the environment, the import path."""
+def worker_context(sources: Sources, fit_cache: str | None = None) -> dict:
+    """What a worker needs besides a cell: where the data is, the fit cache, the environment, the import path."""
     s = sources.resolve()
     return {"sources": {"data": s.data, "root": s.root, "device_files": list(s.device_files)},
             "env": {k: v for k, v in os.environ.items() if k.startswith("MATHNAS_BENCH") and k != SANDBOX_ENV},
-            "sys_path": worker_sys_path()}
+            "sys_path": worker_sys_path(), "fit_cache": fit_cache}
+
+
+def _costly_first(cells: list) -> list:
+    """Cells of expensive methods first (stable otherwise): with a pool of workers they then overlap the
+    many short cells instead of trailing them. Cells of one method keep their order, which varies the seed
+    fastest, so workers starting together rarely wait for the same fit."""
+    weight: dict = {}
+
+    def cost(c) -> float:
+        key = (c.spec.get("method"), c.spec.get("entry"))
+        if key[0] is None:
+            return 1.0
+        if key not in weight:
+            try:
+                weight[key] = float(getattr(method_class(*key), "relative_cost", 1.0))
+            except HarnessError:
+                weight[key] = 1.0
+        return weight[key]
+
+    return sorted(cells, key=lambda c: -cost(c))
+
+
+def _suite_text(suite) -> str | None:
+    if isinstance(suite, Suite):
+        return None
+    try:
+        return Path(suite).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None   # load_suite names the problem
 
 
 def _suite(suite, sources) -> Suite:
@@ -77,17 +108,19 @@ def _run(suite, out, executor, jobs, address, data, progress, **options) -> RunS
     if executor == "ray":
         check_ray_address(address)
     sources = Sources.of(data)
+    text = _suite_text(suite)
     suite = _suite(suite, sources)
     store = ResultStore(out, create=True)  # schema check before any work
+    store.record_protocol(protocol_record(suite, sources, text, executor, jobs))
     notes = measure_live(suite, sources, progress=progress)
     cells, expand_notes = expand(suite, sources)
     notes += expand_notes
     store.clean_temp()
     status = store.status()
-    todo = [c for c in cells if status.get(c.key) != "ok"]
+    todo = _costly_first([c for c in cells if status.get(c.key) != "ok"])
     summary = RunSummary(suite.name, Path(out), len(cells), 0, len(cells) - len(todo), 0, notes=notes)
     if todo:
-        ctx = worker_context(sources)
+        ctx = worker_context(sources, str((Path(out) / FITS_DIR).resolve()))
         rows = EXECUTOR_FUNCS[executor](todo, ctx, jobs, {"address": address, "progress": progress, **options})
         with environment(THREAD_ENV if executor == "serial" else {}), \
                 tqdm(total=len(todo), desc=suite.name, unit="cell", file=sys.stderr, disable=not progress,

@@ -1,10 +1,12 @@
 """Crash-safe file writes and the Parquet result store of the runner.
 
 Layout of a store folder OUT:
-  OUT/store.json              {"schema_version": N, ...}: which row layout the folder holds
+  OUT/store.json              {"schema_version": N, "protocols": [...]}: the row layout, and the protocol of
+                              each suite run into the folder (harness.protocol; the reports' protocol card)
   OUT/cells/<sha256>.parquet  one small file per finished (or failed) cell, written atomically
   OUT/results.parquet         consolidated export of every row (rewritten after each run)
   OUT/.lock                   filelock serialising writers (two runs on one store both succeed)
+  OUT/fits/<sha256>.fit       fitted predictors shared by cells and runs (core.fitcache), content-addressed
 
 A cell file appears whole or not at all (temp file + fsync + rename), so a run killed at any point
 (even SIGKILL) leaves only finished rows; the next run skips those and redoes the rest.
@@ -35,9 +37,14 @@ TIMING_COLUMNS = ("seconds", "fit_seconds", "search_seconds", "solve_seconds", "
                   "wall_seconds", "time", "claims")
 
 
+# Also run-dependent: whether a cell's fits came from the fit cache (which worker fitted them first).
+RUN_DEPENDENT_PREFIXES = ("fit_cache.",)
+FITS_DIR = "fits"   # OUT/fits/<sha256>.fit: the content-addressed fit cache (core.fitcache)
+
+
 def is_timing(column: str) -> bool:
     leaf = str(column).rsplit(".", 1)[-1]
-    return leaf in TIMING_COLUMNS or leaf.endswith("_seconds")
+    return leaf in TIMING_COLUMNS or leaf.endswith("_seconds") or str(column).startswith(RUN_DEPENDENT_PREFIXES)
 
 
 def timing_columns(columns) -> list[str]:
@@ -110,6 +117,25 @@ class ResultStore:
             if not meta.is_file():
                 atomic_write_bytes(meta, json.dumps({"schema_version": SCHEMA_VERSION,
                                                      "layout": "cells/<sha256>.parquet, one row each"}).encode())
+
+    # protocol ---------------------------------------------------------------------------------------
+    def _meta(self) -> dict:
+        try:
+            return json.loads((self.root / STORE_FILE).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            return {"schema_version": SCHEMA_VERSION}
+
+    def record_protocol(self, entry: dict) -> None:
+        """Keep the protocol of a suite run (one entry per suite content; the latest run of it replaces it)."""
+        with self.lock():
+            meta = self._meta()
+            kept = [p for p in meta.get("protocols", []) if p.get("suite_sha256") != entry.get("suite_sha256")]
+            meta["protocols"] = kept + [entry]
+            atomic_write_bytes(self.root / STORE_FILE, json.dumps(meta, indent=1).encode())
+
+    def protocols(self) -> list[dict]:
+        """The recorded protocols, oldest first (empty for a store written before they were recorded)."""
+        return list(self._meta().get("protocols", []))
 
     def lock(self, timeout: float = 600.0):
         from filelock import FileLock

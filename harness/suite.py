@@ -22,7 +22,8 @@ Keys (see harness/suites/smoke.toml for a worked example; `mathnas-bench suite s
   [solvers] / [[solvers]]   backends, families, seeds, time_limit, ratio
   [measure]                 live devices: sample, seed, repeats, warmup, rows_of (method labels whose profiling
                             architectures are measured too), reference (a complete device to find them on)
-  [[exclude]]               tables of task/space/dataset/device/method(label)/backend/family to leave out
+  [[exclude]]               tables of task/space/dataset/device/limit (its label, e.g. "latency<=q0.25")/
+                            method(label)/backend/family/regime to leave out
 """
 from __future__ import annotations
 
@@ -49,13 +50,19 @@ DEFAULT_SAMPLE = 500
 MAX_SEEDS = 1000            # seeds per suite (a typo of 10**8 would otherwise expand for minutes)
 MAX_CELLS = 200_000         # cells per suite, checked before expansion
 MAX_FILE_BYTES = 1_000_000  # a suite is a few kilobytes; anything this big is a mistake
+DAGGER = "†"   # marks a label whose method deviates from its published settings
 RUNNER_METHOD_KEYS = ("name", "label", "entry", "budget", "train_size", "tasks", "spaces", "datasets", "devices",
-                      "seeds")
+                      "seeds", "regimes")
 
 Names = Union[str, list[str]]
 Cost = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Quantile = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Budget = Annotated[int, Field(ge=1)]
+
+
+def limit_label(parts: dict) -> str:
+    """How a limit set is named in cells and tables: latency<=q0.25 (a quantile) or latency<=4 (absolute)."""
+    return ",".join(f"{m}<=q{v:g}" if kind == "q" else f"{m}<={v:g}" for m, (kind, v) in parts.items())
 
 
 def _names(v, what: str) -> list[str]:
@@ -202,14 +209,23 @@ class Exclude(Strict):
     space: str | None = None
     dataset: str | None = None
     device: str | None = None
+    limit: str | None = None
+    regime: Literal["free", "charged", "blind"] | None = None
     method: str | None = None
     backend: str | None = None
     family: str | None = None
 
     def matches(self, spec: dict) -> bool:
         for key, value in self.model_dump(exclude_none=True).items():
-            if key == "method":
-                if spec.get("label") != value and spec.get("method") != value:
+            if key == "limit":
+                if spec.get("limit_label") != value:
+                    return False
+            elif key == "regime":
+                if spec.get("regime", "free") != value:
+                    return False
+            elif key == "method":
+                label = str(spec.get("label", "")).replace(DAGGER, "")
+                if label != value.replace(DAGGER, "") and spec.get("method") != value:
                     return False
             elif spec.get(key) != value:
                 return False
@@ -230,6 +246,8 @@ class MethodEntry(BaseModel):
     datasets: Names | None = None
     devices: Names | None = None
     seeds: int | list[int] | None = None
+    regimes: list[Literal["free", "charged", "blind"]] | Literal["free", "charged", "blind"] | None = None
+    _deviations: list = PrivateAttr(default_factory=list)
 
     @field_validator("budget")
     @classmethod
@@ -259,14 +277,18 @@ class MethodEntry(BaseModel):
                 setattr(self, key, _names(v, key))
         if isinstance(self.tasks, str):
             self.tasks = [self.tasks]
+        if isinstance(self.regimes, str):
+            self.regimes = [self.regimes]
         try:
             cls = method_class(self.name, self.entry)
         except HarnessError as e:
             raise ValueError(f"@{'entry' if self.entry else 'name'}: {e}") from None
         try:
-            build_method(cls, self.name, 0, self.params)   # cheap: catches unknown and bad parameters now
+            built = build_method(cls, self.name, 0, self.params)   # cheap: catches unknown and bad parameters now
         except HarnessError as e:
             raise ValueError(f"@{_culprit(cls, self.name, self.params)}: {e}") from None
+        deviations = getattr(built, "deviations", None)
+        self._deviations = list(deviations()) if callable(deviations) else []
         supported = [t for t in ("predict", "search") if callable(getattr(cls, t, None))]
         for t in self.tasks or []:
             if t not in supported:
@@ -279,11 +301,23 @@ class MethodEntry(BaseModel):
         return dict(self.model_extra or {})
 
     @property
-    def display(self) -> str:
+    def deviations(self) -> list[str]:
+        """Settings that differ from the method's published ones (its `deviations()`)."""
+        return list(self._deviations)
+
+    @property
+    def given_label(self) -> str:
+        """The label as written (or made from name and variant), without the deviation mark."""
         if self.label:
             return self.label
         variant = self.params.get("variant")
         return f"{self.name}-{variant}" if variant else self.name
+
+    @property
+    def display(self) -> str:
+        """The label in every table: a method off its published settings carries a "†"."""
+        base = self.given_label
+        return base + DAGGER if self._deviations and DAGGER not in base else base
 
 
 def _culprit(cls, name: str, params: dict) -> str:
@@ -344,9 +378,16 @@ class Suite(BaseModel):
             raise ValueError("solvers: must not be empty")
         self.solvers = groups if "solvers" in self.tasks else []
         labels = [m.display for m in self.methods]
-        for i, lab in enumerate(labels):
-            if lab in labels[:i]:
-                raise ValueError(f"methods[{i}].label: label {lab!r} is used twice; give each its own label")
+        for i, (lab, m) in enumerate(zip(labels, self.methods)):
+            for j in range(i):
+                if labels[j] == lab and set(self.methods[j].tasks) & set(m.tasks):
+                    raise ValueError(f"methods[{i}].label: label {lab!r} is used twice for the same task; give each "
+                                     f"its own label")
+            for r in m.regimes or []:
+                if r not in self.hardware.regimes:
+                    raise ValueError(f"methods[{i}].regimes: {r!r} is not one of the suite's [hardware] regimes "
+                                     f"({', '.join(self.hardware.regimes)})")
+        labels += [m.given_label for m in self.methods]
         for i, name in enumerate(self.measure.rows_of):
             if name not in labels:
                 raise ValueError(f"measure.rows_of[{i}]: unknown method label {name!r}; valid: {', '.join(labels)}")
@@ -365,6 +406,9 @@ class Suite(BaseModel):
     def method_seeds(self, m: MethodEntry) -> list[int]:
         return m.seeds if m.seeds is not None else self.seeds
 
+    def method_regimes(self, m: MethodEntry) -> list[str]:
+        return m.regimes or self.hardware.regimes
+
     def solver_seeds(self, g: SolverGroup) -> list[int]:
         return g.seeds if g.seeds is not None else self.seeds
 
@@ -374,9 +418,10 @@ class Suite(BaseModel):
     def estimated_cells(self) -> int:
         """An upper bound of the cells, computed before expanding anything."""
         limits = max(1, sum(t._n for t in self.limits))
-        n = len(self.hardware.regimes) * sum(
-            len(self.method_spaces(m)) * len(self.method_datasets(m)) * len(self.method_devices(m)) * len(m.tasks) *
-            limits * len(m.budget or [None]) * len(self.method_seeds(m)) for m in self.methods)
+        n = sum(
+            len(self.method_regimes(m)) * len(self.method_spaces(m)) * len(self.method_datasets(m)) *
+            len(self.method_devices(m)) * len(m.tasks) * limits * len(m.budget or [None]) * len(self.method_seeds(m))
+            for m in self.methods)
         n += sum(len(g.backends or backend_names()) * len(g.families or FAMILIES.names()) * len(self.solver_seeds(g))
                  for g in self.solvers)
         return n
@@ -503,7 +548,12 @@ def _check_names(suite: Suite, label: str, sources) -> None:
             checks.append((f"exclude[{i}].device", [e.device], "device"))
         if e.space and e.space not in SPACES:
             fail(f"exclude[{i}].space", f"unknown space {shown(e.space)}")
-        if e.method and e.method not in {m.display for m in suite.methods} | {m.name for m in suite.methods}:
+        labels = {limit_label(parts) for t in suite.limits for parts in t.entries()}
+        if e.limit and e.limit not in labels:
+            fail(f"exclude[{i}].limit", f"names no limit set of this suite ({shown(e.limit)}); valid: "
+                                        f"{', '.join(sorted(labels)) or 'none'}")
+        if e.method and e.method not in {m.display for m in suite.methods} | {m.name for m in suite.methods} | \
+                {m.given_label for m in suite.methods}:
             fail(f"exclude[{i}].method", f"names no method of this suite ({shown(e.method)})")
     for where, names, kind in checks:
         for j, n in enumerate(names):

@@ -4,7 +4,9 @@
 Oracle (a counted hardware query, charged as the suite's regime says); while it breaks a limit, the
 violated predicted limit is tightened (scaled by limit / measured, and below the pick's own predicted
 cost, so the same pick cannot return) and the ILP re-solved, at most K times. `repair=0` is the
-method as published: its pick is returned unchecked.
+method as published: its pick is returned unchecked. Repair measures only while the regime allows
+(`oracle.hw_allowance`); a pick it could not check is returned unchecked, with `repair_stop` saying why.
+Profiling that the budget or the hardware regime cannot pay for is one error line naming the variant.
 
 On a space that publishes no per-choice FLOPs (NAS-Bench-Graph) Eq. 5 cannot scale by FLOPs: MathNAS falls
 back to the plain block sum (the paper's own Table 5 ablation, `flops_scaling=false`) and says so in its
@@ -16,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from core.errors import HarnessError
+from core.errors import BudgetExhausted, HarnessError
 from core.protocols import MethodBase, SearchResult
 from core.validation import as_bool, check_float, check_int
 from mathnas.blocks import BlockTables, OracleEvaluator, Profiler, SpaceSpec
@@ -85,9 +87,15 @@ class MathNAS(MethodBase):
     def deviations(self) -> list[str]:
         out = [f"repair: {self.repair} re-solves after checking the pick's true cost (published: none)"] \
             if self.repair else []
-        if self.flops_scaling and not self.scaling:
+        if not self.flops_scaling:
+            out.append("flops_scaling: false, plain block sum (published: Eq. 5 FLOPs scaling; Table 5 ablation)")
+        elif not self.scaling:
             out.append(f"flops_scaling: off, space {self.spec.name!r} publishes no per-choice FLOPs, so Eq. 5 is the "
                        "plain block sum (published: FLOPs-scaled)")
+        if self.base != "largest":
+            out.append(f"base: {self.base} (published: largest; Table 5 ablation)")
+        if self.base_net not in (None, "average"):
+            out.append(f"base_net: {self.base_net} (published: average, N_avg; Table 5 ablation)")
         return out
 
     # --- predictor ---------------------------------------------------------------------------------
@@ -95,7 +103,11 @@ class MathNAS(MethodBase):
         """Profile every block through the oracle (which counts and enforces the budget)."""
         self.spec = SpaceSpec.of(oracle.space, oracle.dataset, proxy_ok=not oracle.has("accuracy"))
         prof = Profiler(self.spec, OracleEvaluator(oracle), base=self.base, seed=self.seed)
-        self.tables = run_variant(self.variant, prof, **self.variant_params)
+        try:
+            self.tables = run_variant(self.variant, prof, **self.variant_params)
+        except BudgetExhausted as e:
+            raise BudgetExhausted(f"mathnas (variant {self.variant}) cannot profile within the budget "
+                                  f"({oracle.regime} hardware regime): {e}") from None
         self._fitted_on = id(oracle)
         return self
 
@@ -139,6 +151,9 @@ class MathNAS(MethodBase):
         repairs = 0
         while sol.code is not None and self.repair and checked:
             code = np.asarray(sol.code, dtype=np.int64).reshape(1, -1)
+            if not oracle.hw_measured(code)[0] and oracle.hw_allowance() == 0:
+                extra["repair_stop"] = "hardware budget"
+                break
             true = {m: float(oracle.hardware(m, code)[0]) for m in checked}
             violated = {m: v for m, v in true.items() if not v <= checked[m]}
             if not violated:

@@ -187,6 +187,12 @@ class ToyOracle:
     def incumbent(self, code):
         self.last = code
 
+    def hw_allowance(self, reserve=0):
+        return None   # free hardware
+
+    def hw_measured(self, codes):
+        return np.zeros(len(np.atleast_2d(codes)), dtype=bool)
+
     def accuracy(self, codes):
         self.seen.update(map(tuple, np.atleast_2d(codes).tolist()))
         return toy_accuracy(codes)

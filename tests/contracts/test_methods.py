@@ -117,3 +117,21 @@ def test_predict_returns_one_finite_value_per_architecture(name, gt):
     for v in pred.values():
         v = np.asarray(v)
         assert v.shape == (700,) and np.all(np.isfinite(v))
+
+
+@pytest.mark.parametrize("name", [n for n in METHOD_NAMES if method_class(n).can_search()])
+@pytest.mark.parametrize("regime", ["blind", "charged"])
+def test_search_spends_hardware_within_the_regime(name, regime, gt):
+    """Under a limited hardware regime a searcher stays within both budgets, or refuses in one line."""
+    try:
+        rep = search_report(name, problem(gt), seed=0, budget=BUDGET, regime=regime, hw_budget=20, hw_cost=0.2,
+                            **FAST.get(name, {}))
+    except HarnessError as e:
+        assert "\n" not in str(e)
+        return
+    assert rep["regime"] == regime and rep["hw_queries"] <= 20 and rep["queries"] <= BUDGET
+    if regime == "charged":
+        assert rep["queries"] + 0.2 * rep["hw_queries"] <= BUDGET + 1e-9
+    assert [t["evaluations"] for t in rep["trajectory"]] == list(range(1, rep["queries"] + 1))
+    if rep["arch"] is not None and rep["trajectory"]:
+        assert rep["trajectory"][-1]["arch_index"] == rep["arch_index"]
