@@ -146,7 +146,8 @@ class LANA(MethodBase):
             raise HarnessError(f"lana needs the {len(swaps)} one-block swaps of its teacher, which "
                                f"{oracle.space.name}/{oracle.dataset} on device {oracle.device!r} cannot answer "
                                f"(not among the table's search rows, and the device knows no other code exactly)")
-        if any(oracle.has(m) for m in HW_METRICS):
+        measure = [m for m in HW_METRICS if oracle.has(m)]
+        if measure:
             self._check_hardware(oracle, swaps, need)
         self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)} if accuracy else {}
         self.unmeasured = []

@@ -175,8 +175,16 @@ class Oracle:
         return self.hw_remaining is not None
 
     def hw_measured(self, codes) -> np.ndarray:
-        """Which of `codes` were measured already (reading them again costs nothing)."""
-        return self._hw_seen[self.rows(codes)]
+        """Which of `codes` were measured already (reading them again costs nothing); codes without a row count
+        as measured once a device that knows them exactly was asked (`GroundTruth.outside`)."""
+        if self.gt.outside is None:
+            return self._hw_seen[self.rows(codes)]
+        codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
+        rows = self.gt.space.lookup(codes)
+        out = np.zeros(rows.size, dtype=bool)
+        out[rows >= 0] = self._hw_seen[rows[rows >= 0]]
+        out[rows < 0] = [k in self._hw_outside for k in _keys(codes[rows < 0])]
+        return out
 
     def fingerprint(self, metric: str) -> str:
         """sha256 naming the content of the table a method sees for `metric` (accuracy: the search split):

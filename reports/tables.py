@@ -198,7 +198,8 @@ def regimes(rows: pd.DataFrame) -> list[str]:
 def by_regime(rows: pd.DataFrame):
     """(regime, its rows, board-name suffix): boards of the free regime keep their plain names."""
     for regime in regimes(rows):
-        sub = rows[(rows["regime"].fillna("free") if "regime" in rows else "free") == regime]
+        found = rows["regime"].fillna("free") if "regime" in rows else pd.Series("free", index=rows.index)
+        sub = rows[found == regime]
         yield regime, sub, "" if regime == "free" else f"-{regime}"
 
 
