@@ -47,27 +47,51 @@ otherwise from all unevaluated ones).
 Search (eagle's latency-limited NAS): candidates are the networks whose PREDICTED latency/energy meet
 the limits (the device table with `hw_free`; FLOPs/params are exact), the whole budget is spent on them
 by iterative selection, and the answer is the best evaluated network that truly meets the limits
-(hardware-checked, as eagle filters false positives), else the top predicted candidate.
+(hardware-checked best first, as eagle filters false positives), else the top predicted candidate.
+
+Hardware regimes: under `free` the latency predictor trains on `latency_train_size` networks (eagle's
+900). Under `blind` and `charged` its training set is sized to what the regime allows: all the hardware
+measurements but a reserve for checking the answer (a fifth, at most 10), and when measurements are
+charged at most half of the budget's worth of them (`HW_SHARE`); the accuracy predictor gets the
+evaluations left. Latency and energy are learnt on the same networks (one measurement each).
+
+Fits go through the content-addressed cache of the result store (core.fitcache) when one is active:
+each predictor draws from its own random streams seeded by (seed, predictor), so a fit is the same
+whether it was computed here or read from the cache, and the oracle is charged for exactly the same
+queries either way (a cached fit replays them).
 """
 from __future__ import annotations
 
+import io
 import math
+import sys
 import time
+import zlib
 from contextlib import contextmanager
+from dataclasses import asdict
 
 import numpy as np
 import torch
 from scipy.optimize import isotonic_regression
 
 from baselines import gcn
-from baselines.common import check_float, check_int, feasible, resolve_budget
-from harness.errors import HarnessError
-from harness.methods import SearchResult
+from baselines.common import FREE_METRICS, check_float, check_int, feasible, resolve_budget
+from core import fitcache
+from core.errors import HarnessError
+from core.protocols import MethodBase, SearchResult
 
 MODES = ("binary", "regression")
 SCHEDULES = ("grow", "share", "equal", "continuous")
 HW_METRICS = ("latency", "energy")
 DROPOUT_PER = ("node", "state")
+HW_SHARE = 0.5       # charged regime: at most this share of the budget buys latency samples
+# The settings of eagle's NAS-Bench-201 configs (the paper's method); a differing parameter is a deviation.
+PUBLISHED = {"rounds": 5, "alpha": 0.5, "epochs": 250, "patience": 35, "mode": "binary", "hw_free": False,
+             "latency_train_size": 900, "batch_size": 50, "lr": 3.5e-4, "weight_decay": 5e-4, "dropout": 0.2,
+             "hidden": 600, "layers": 4, "latency_lr": 4e-4, "latency_dropout": 0.002, "shrink": True,
+             "prune": True, "schedule": "grow", "bf16": False, "latency_bf16": False}
+PUBLISHED_NOTE = {"schedule": "grow: 50r epochs in round r, 750 in all", "epochs": "250",
+                  "latency_bf16": "false (fp32)", "hw_free": "false (predicted latency)"}
 
 
 class _Regressor:
@@ -84,8 +108,30 @@ class _Regressor:
         return out.numpy().astype(np.float64) * self.std + self.mean
 
 
-class BRPNAS:
-    def __init__(self, seed: int = 0, train_size: int | None = None, rounds: int = 5, alpha: float = 0.5,
+def _dump(obj: dict) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def _load(payload: bytes) -> dict | None:
+    try:
+        return torch.load(io.BytesIO(payload), weights_only=True)
+    except Exception:  # noqa: BLE001 - an unreadable cache entry is fitted again
+        return None
+
+
+def _log_of(d: dict) -> gcn.TrainLog:
+    return gcn.TrainLog(**{k: d[k] for k in ("train_loss", "val_loss", "best_epoch", "epochs_run") if k in d})
+
+
+class BRPNAS(MethodBase):
+    """Trains on the oracle's budget of networks (100 when it has none)."""
+
+    name = "brpnas"
+    relative_cost = 100.0     # GCN training: minutes a cell where a search takes a second
+
+    def __init__(self, seed: int = 0, rounds: int = 5, alpha: float = 0.5,
                  epochs: int = 250, patience: int = 35, mode: str = "binary", hw_free: bool = False,
                  latency_train_size: int = 900, batch_size: int = 50, lr: float = 3.5e-4,
                  weight_decay: float = 5e-4, dropout: float = 0.2, hidden: int = 600, layers: int = 4,
@@ -99,7 +145,6 @@ class BRPNAS:
         if adjacency not in gcn.NORMS:
             raise HarnessError(f"brpnas: adjacency must be one of {', '.join(gcn.NORMS)}, got {adjacency!r}")
         self.seed = check_int("seed", seed)
-        self.train_size = None if train_size is None else check_int("train_size", train_size, 1)
         self.rounds = check_int("rounds", rounds, 1)
         self.alpha = check_float("alpha", alpha, 0.0, 1.0)
         self.epochs = check_int("epochs", epochs, 1)
@@ -133,10 +178,6 @@ class BRPNAS:
         self._codes = None
         self._space = None
 
-    # --- what differs from the published settings --------------------------------------------------
-    PUBLISHED = {"layers": 4, "hidden": 600, "dropout": 0.2, "lr": 3.5e-4, "weight_decay": 5e-4, "patience": 35,
-                 "rounds": 5, "alpha": 0.5, "temperature": 1.0}
-
     def _round_epochs(self, r: int, rounds: int) -> int:
         """Epochs of round r (1-based) of `rounds`."""
         if self.schedule == "grow":      # eagle: round r trains r/R of the epochs (750 in all for 250 x 5)
@@ -145,26 +186,13 @@ class BRPNAS:
             return max(1, round(self.epochs * r / (rounds * (rounds + 1) / 2)))
         return max(1, self.epochs // rounds)   # each round an equal share ("continuous": one cosine over all)
 
-    def deviations(self) -> list[str]:
-        """How this configuration differs from eagle's published NAS-Bench-201 binary relation predictor
+    def implementation_deviations(self) -> list[str]:
+        """How this implementation differs from eagle's published NAS-Bench-201 binary relation predictor
         (SamsungLabs/eagle configs/predictors/acc_gcn_nasbench201_bin.yaml with --iter 5 --sample_best2,
-        250 epochs, batch 64), one "setting: ours vs published" string each, for labels and protocol cards."""
-        out = [f"{k}: {getattr(self, k):g} vs {v:g}" for k, v in self.PUBLISHED.items() if getattr(self, k) != v]
-        if self.mode != "binary":
-            out.append(f"predictor: {self.mode} vs binary relation")
-        if not self.shrink:
-            out.append("selection: random part from all unevaluated vs from the predicted top 1/2^(r-1)")
-        if not self.prune:
-            out.append("graph: unpruned (none/skip ops as nodes) vs pruned")
+        250 epochs, batch 64), one "what: ours vs published" string each; parameters are `deviations()`'s."""
+        out = []
         if self.adjacency != "row":
             out.append(f"adjacency: {self.adjacency} vs row-normalised")
-        per_round = [self._round_epochs(r, self.rounds) for r in range(1, self.rounds + 1)]
-        if self.schedule != "grow" or self.epochs != 250:
-            how = {"share": "shared by the rounds in proportion r", "equal": "split equally over the rounds",
-                   "continuous": "one AdamW + cosine through all rounds",
-                   "grow": "r/R of them in round r"}[self.schedule]
-            out.append(f"epochs: {self.epochs} {how} ({'+'.join(map(str, per_round))} = {sum(per_round)}) "
-                       f"vs 50r in round r (50+100+150+200+250 = 750)")
         out.append(f"batch: {self.batch_size} networks and all their {self.batch_size * (self.batch_size - 1)} "
                    f"ordered pairs per step vs 12r pairs in round r (64 // 5 per round)")
         if self.val_fraction > 0:
@@ -186,6 +214,16 @@ class BRPNAS:
                        + " vs pruned graph, batch 1, plateau decay, float64")
         return out
 
+    def deviations(self) -> list[str]:
+        """Parameters off eagle's published settings ("name: ours (published: theirs)"), then how the
+        implementation itself differs: every line goes on the protocol card, any line marks the label."""
+        def text(v):
+            return str(v).lower() if isinstance(v, bool) else str(v)
+
+        return [f"{k}: {text(getattr(self, k))} (published: {PUBLISHED_NOTE.get(k, text(published))})"
+                for k, published in PUBLISHED.items() if getattr(self, k) != published] \
+            + self.implementation_deviations()
+
     # --- plumbing ----------------------------------------------------------------------------
     @contextmanager
     def _torch_threads(self):
@@ -203,18 +241,49 @@ class BRPNAS:
             torch.set_num_threads(before)
 
     def _setup(self, oracle) -> None:
-        torch.manual_seed(self.seed)
-        self._gen = torch.Generator().manual_seed(self.seed)
-        self._rng = np.random.default_rng(self.seed)
-        self._space = oracle.space      # any space with graph, num_node_types, enumerate, index, num_choices
-        self._codes = self._space.enumerate()
+        if not callable(getattr(oracle.space, "graph", None)) or not getattr(oracle.space, "num_node_types", 0):
+            raise HarnessError(f"brpnas: its GCN needs the space's graph (graph(codes, prune) and num_node_types), "
+                               f"which space {oracle.space.name!r} does not provide")
+        self._reseed("setup")
+        self._space = oracle.space      # any space with graph, num_node_types, enumerate, num_choices
+        self._codes = oracle.space.enumerate()
 
-    def _n_train(self, oracle, budget) -> int:
-        """Explicit train_size (capped by the budget), else the budget, else 100."""
-        n = resolve_budget(oracle, self.train_size if self.train_size is not None else budget)
+    def _reseed(self, purpose: str) -> None:
+        """Fresh random streams seeded by (seed, purpose): each predictor's fit depends on its own inputs
+        only, not on which fits ran before it in this process (the fit cache relies on it)."""
+        k = zlib.crc32(purpose.encode())
+        torch.manual_seed((self.seed << 32) + k)
+        self._gen = torch.Generator().manual_seed((self.seed << 32) + k)
+        self._rng = np.random.default_rng([self.seed, k])
+
+    def _cache_parts(self, what: str, **parts) -> dict:
+        return {"fit": f"brpnas/{what}", "params": self.get_params(), "torch": torch.__version__,
+                "code": fitcache.source_digest(gcn, sys.modules[__name__]), **parts}
+
+    def _n_train(self, oracle, reserve: int = 0) -> int:
+        """The oracle's remaining budget (less what `reserve` hardware checks will cost), else 100."""
+        n = resolve_budget(oracle)
+        if oracle.hw_cost and oracle.remaining is not None:
+            n = max(0, math.floor(oracle.budget - oracle.spent - reserve * oracle.hw_cost + 1e-9))
         if n < 2:
             raise HarnessError(f"brpnas needs at least 2 evaluations to train, got a budget of {n}")
         return n
+
+    @staticmethod
+    def _reserve(oracle) -> int:
+        """Hardware checks kept for the answer under a limited regime: a fifth, at least 1, at most 10."""
+        allowed = oracle.hw_allowance()
+        return 0 if allowed is None else max(1, min(10, allowed // 5))
+
+    def _latency_size(self, oracle, reserve: int = 0) -> int:
+        """Networks the latency predictor trains on: `latency_train_size`, or what the regime allows."""
+        n = min(self.latency_train_size, self._codes.shape[0])
+        allowed = oracle.hw_allowance()
+        if allowed is None:
+            return n
+        if oracle.hw_cost:
+            allowed = math.floor(HW_SHARE * allowed)
+        return max(0, min(n, allowed - reserve))
 
     def _net(self, binary: bool, dropout: float) -> gcn.GCN:
         return gcn.GCN(num_features=gcn.num_features(self._space), hidden=self.hidden, num_layers=self.layers,
@@ -228,25 +297,43 @@ class BRPNAS:
         return int(round(self.val_fraction * k)) if k >= 10 else 0
 
     # --- hardware predictors -----------------------------------------------------------------
-    @staticmethod
-    def _device_has(oracle, metric: str) -> bool:
-        try:
-            oracle.hardware(metric, np.empty((0, len(oracle.space.num_choices)), dtype=np.int64))
-        except HarnessError:
-            return False
-        return True
-
-    def fit_hardware(self, oracle, metric: str) -> _Regressor:
-        """GCN regressor of a device metric from `latency_train_size` random networks (hardware queries)."""
-        n = min(self.latency_train_size, self._codes.shape[0])
+    def fit_hardware(self, oracle, metric: str, n: int | None = None) -> _Regressor:
+        """GCN regressor of a device metric from `n` random networks (hardware queries; default
+        `latency_train_size`). Latency and energy are learnt on the same networks."""
+        n = min(self.latency_train_size, self._codes.shape[0]) if n is None else n
         if n < 2:
-            raise HarnessError(f"brpnas: latency_train_size must be >= 2 to predict {metric}, got {n}")
+            why = f"the {oracle.regime} hardware regime leaves {n} measurements for it" if oracle.hw_limited \
+                else f"latency_train_size is {n}"
+            raise HarnessError(f"brpnas: the {metric} predictor needs at least 2 measured networks; {why}")
+        self._reseed("hardware-rows")
         rows = self._rng.choice(self._codes.shape[0], size=n, replace=False)
         y = oracle.hardware(metric, self._codes[rows])
         measured = np.isfinite(y)       # live/user profiles: NaN = not measured
         rows, y, n = rows[measured], y[measured], int(measured.sum())
         if n < 2:
             raise HarnessError(f"brpnas: only {n} of the sampled networks have {metric} measured on this device")
+        parts = self._cache_parts("hardware", metric=metric, seed=self.seed, data=fitcache.digest(rows, y))
+        self.hw[metric] = fitcache.fetch(parts, lambda: self._train_hardware(metric, rows, y),
+                                         self._dump_regressor, self._load_regressor)
+        return self.hw[metric]
+
+    @staticmethod
+    def _dump_regressor(reg: _Regressor) -> bytes:
+        return _dump({"state": reg.model.state_dict(), "mean": reg.mean, "std": reg.std, "log": asdict(reg.log)})
+
+    def _load_regressor(self, payload: bytes) -> _Regressor | None:
+        d = _load(payload)
+        if d is None:
+            return None
+        model = self._net(False, self.latency_dropout)
+        model.load_state_dict(d["state"])
+        model.eval()
+        return _Regressor(model, float(d["mean"]), float(d["std"]), _log_of(d["log"]), self.hw_prune, self.adjacency,
+                          self._space)
+
+    def _train_hardware(self, metric: str, rows: np.ndarray, y: np.ndarray) -> _Regressor:
+        self._reseed(f"hardware-{metric}")
+        n = rows.size
         mean, std = float(y.mean()), float(y.std()) or 1.0
         adj, feats = gcn.graphs(self._codes[rows], self.hw_prune, self.adjacency, self._space)
         k_val = self._split(n)
@@ -255,8 +342,7 @@ class BRPNAS:
         cfg = gcn.TrainConfig(epochs=self.epochs, lr=self.latency_lr, weight_decay=self.weight_decay,
                               patience=self.patience, batch_size=self.batch_size, bf16=self.latency_bf16)
         log = gcn.train(model, adj, feats, torch.from_numpy((y - mean) / std).float(), val, cfg, self._gen)
-        self.hw[metric] = _Regressor(model, mean, std, log, self.hw_prune, self.adjacency, self._space)
-        return self.hw[metric]
+        return _Regressor(model, mean, std, log, self.hw_prune, self.adjacency, self._space)
 
     # --- accuracy predictor ------------------------------------------------------------------
     def scores(self, codes) -> np.ndarray:
@@ -286,11 +372,47 @@ class BRPNAS:
         return np.concatenate([ranked[:top], self._rng.choice(rest, size=m - top, replace=False)])
 
     def fit_accuracy(self, oracle, n: int, pool: np.ndarray | None = None) -> None:
-        """Spend `n` evaluations on networks from `pool` (rows; default all) by iterative data selection."""
+        """Spend `n` evaluations on networks from `pool` (rows; default all) by iterative data selection.
+
+        Cached by (parameters, seed, n, pool, content of the accuracy table): a cached fit replays the
+        same evaluations, round by round, through the oracle."""
         pool = np.arange(self._codes.shape[0]) if pool is None else np.asarray(pool, dtype=np.int64)
         n = min(n, pool.size)
         if n < 2:
             raise HarnessError(f"brpnas: only {pool.size} candidate networks to train on (need 2)")
+        parts = self._cache_parts("accuracy", seed=self.seed, n=n, pool=fitcache.digest(pool),
+                                  table=oracle.fingerprint("accuracy"))
+        rounds_seen: list[np.ndarray] = []
+
+        def fit():
+            self._fit_accuracy(oracle, n, pool, rounds_seen)
+            return self
+
+        def dump(_):
+            return _dump({"state": self.model.state_dict(), "rounds": [r.tolist() for r in rounds_seen],
+                          "ref_rows": self._ref_rows.tolist(), "logs": [asdict(g) for g in self.logs],
+                          "acc_mean": getattr(self, "_acc_mean", 0.0), "acc_std": getattr(self, "_acc_std", 1.0)})
+
+        def load(payload):
+            d = _load(payload)
+            if d is None:
+                return None
+            accs = [oracle.accuracy(self._codes[np.asarray(r, dtype=np.int64)]) for r in d["rounds"]]  # replayed
+            self.model = self._net(self.mode == "binary", self.dropout)
+            self.model.load_state_dict(d["state"])
+            self.model.eval()
+            self._ref_rows = np.asarray(d["ref_rows"], dtype=np.int64)
+            self.train_rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in d["rounds"]])
+            self.train_acc = np.concatenate(accs)
+            self.logs = [_log_of(g) for g in d["logs"]]
+            self._acc_mean, self._acc_std = float(d["acc_mean"]), float(d["acc_std"])
+            return self
+
+        fitcache.fetch(parts, fit, dump, load)
+
+    def _fit_accuracy(self, oracle, n: int, pool: np.ndarray, rounds_seen: list) -> None:
+        self._reseed("accuracy")
+        self.logs = []
         rounds = min(self.rounds, n // 2)
         sizes = [n // rounds] * rounds
         sizes[-1] += n - sum(sizes)
@@ -303,6 +425,7 @@ class BRPNAS:
             new = self._select(pool, seen, m, r)
             seen[new] = True
             rows.append(new)
+            rounds_seen.append(new)
             accs.append(oracle.accuracy(self._codes[new]))
             flag = np.zeros(new.size, dtype=bool)
             k_val = self._split(n) * new.size // n
@@ -335,6 +458,21 @@ class BRPNAS:
                         torch.from_numpy(val) if val.size else None, cfg, self._gen, optim=optim)
         self.logs.append(log)
 
+    def _best_feasible(self, oracle, limits: dict) -> tuple[int | None, int]:
+        """The best evaluated network that truly meets the limits (index into the training set), checking
+        them best first while the hardware regime allows; and how many were checked."""
+        order = np.argsort(-self.train_acc, kind="stable")
+        hw = any(m not in FREE_METRICS for m in limits)
+        checked = 0
+        for k in order:
+            code = self._codes[self.train_rows[k]][None]
+            if hw and not oracle.hw_measured(code)[0] and oracle.hw_allowance() == 0:
+                continue     # cannot be checked any more; one measured earlier still can
+            checked += 1
+            if feasible(oracle, code, limits)[0]:
+                return int(k), checked
+        return None, checked
+
     def _calibrate(self, s: np.ndarray) -> np.ndarray:
         """Binary scores -> accuracy scale (for MSE/MAE): isotonic fit of the observed accuracies on the
         training networks' scores, plus a tiny slope so the ranking stays exactly that of the scores."""
@@ -344,9 +482,9 @@ class BRPNAS:
         return np.interp(s, ts[order], fitted) + 1e-4 * s
 
     # --- the method interface ----------------------------------------------------------------
-    def fit(self, oracle, budget: int | None = None) -> "BRPNAS":
+    def fit(self, oracle) -> "BRPNAS":
         with self._torch_threads():
-            return self._fit(oracle, budget)
+            return self._fit(oracle)
 
     def predict(self, codes) -> dict[str, np.ndarray]:
         with self._torch_threads():
@@ -356,16 +494,17 @@ class BRPNAS:
         with self._torch_threads():
             return self._search(problem, oracle)
 
-    def _fit(self, oracle, budget: int | None) -> "BRPNAS":
+    def _fit(self, oracle) -> "BRPNAS":
         self._setup(oracle)
-        n = self._n_train(oracle, budget)
         self.hw, self.seconds = {}, {}
         if self.latency_train_size:
+            n_hw = self._latency_size(oracle)
             for metric in HW_METRICS:
-                if (metric == "latency" or self.energy) and self._device_has(oracle, metric):
+                if (metric == "latency" or self.energy) and oracle.has(metric):
                     t0 = time.perf_counter()
-                    self.fit_hardware(oracle, metric)
+                    self.fit_hardware(oracle, metric, n_hw)
                     self.seconds[metric] = time.perf_counter() - t0
+        n = self._n_train(oracle)
         t0 = time.perf_counter()
         self.fit_accuracy(oracle, n)
         self.seconds["accuracy"] = time.perf_counter() - t0
@@ -381,30 +520,38 @@ class BRPNAS:
 
     def _search(self, problem, oracle) -> SearchResult:
         self._setup(oracle)
-        n = self._n_train(oracle, None)
         limits = problem.limits
         codes = self._codes
         self.hw = {}
+        reserve = self._reserve(oracle) if any(m in HW_METRICS for m in limits) else 0
+        n_hw = 0
         if self.hw_free:
+            if oracle.hw_limited and any(m in HW_METRICS for m in limits):
+                raise HarnessError(f"brpnas: hw_free=true reads the device for every network; the {oracle.regime} "
+                                   f"hardware regime does not allow it (use the free regime or hw_free=false)")
             mask = feasible(oracle, codes, limits)
         else:
             mask = np.ones(codes.shape[0], dtype=bool)
+            n_hw = self._latency_size(oracle, reserve)
             for metric, limit in limits.items():
                 if metric in HW_METRICS:
                     if self.latency_train_size < 2:
                         raise HarnessError(f"brpnas: a {metric} limit needs latency_train_size >= 2 or hw_free=true")
-                    mask &= self.fit_hardware(oracle, metric)(codes) <= limit
+                    mask &= self.fit_hardware(oracle, metric, n_hw)(codes) <= limit
                 else:
                     mask &= (oracle.flops(codes) if metric == "flops" else oracle.params(codes)) <= limit
+        n = self._n_train(oracle, reserve)
         pool = np.flatnonzero(mask)
-        extra = {"candidates": int(pool.size), "train_size": n, "mode": self.mode, "hw_free": self.hw_free}
+        extra = {"candidates": int(pool.size), "train_size": n, "mode": self.mode, "hw_free": self.hw_free,
+                 "latency_train_size": n_hw if self.hw else 0}
         if pool.size < 2:
             return SearchResult(None, {}, {**extra, "reason": "fewer than 2 networks are predicted to meet the limits"})
         self.fit_accuracy(oracle, n, pool)
-        ok = feasible(oracle, codes[self.train_rows], limits)  # hardware check of the evaluated ones
-        if ok.any():
-            k = int(np.flatnonzero(ok)[np.argmax(self.train_acc[ok])])
+        k, checked = self._best_feasible(oracle, limits)   # hardware check of the evaluated ones, best first
+        extra["checked"] = checked
+        if k is not None:
             row, acc, how = int(self.train_rows[k]), float(self.train_acc[k]), "best evaluated"
+            oracle.incumbent(codes[row])
         else:
             s = self.scores(codes[pool])
             row, how = int(pool[np.argmax(s)]), "top predicted"

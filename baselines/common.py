@@ -1,46 +1,37 @@
 """Shared by every baseline: how many evaluations a method may spend, and limit checks through the oracle.
 
+The budget of a run is the oracle's (the runner or the CLI sets it); a method only chooses how much to
+spend when the oracle is unlimited (its default).
+
 Limits on FLOPs/params are analytic (free); latency/energy are read from the device profile through
 `oracle.hardware`, which counts them as hardware queries, exactly as a user measuring on the device would.
+Under a limited hardware regime (blind, or charged with a budget) a method checks a code only while
+`oracle.hw_allowance` lets it, one code at a time, keeping one evaluation affordable for the code it checks.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from harness.errors import HarnessError
+from core.validation import check_float, check_int  # noqa: F401 (the baselines' parameter checks)
 
 DEFAULT_BUDGET = 100
 FREE_METRICS = ("flops", "params")
 
 
-def resolve_budget(oracle, budget: int | None = None, default: int = DEFAULT_BUDGET) -> int:
-    """Distinct evaluations a method may spend: its own `budget` (or `default` when neither it nor the
-    oracle has one), never more than the oracle still allows."""
+def resolve_budget(oracle, default: int = DEFAULT_BUDGET) -> int:
+    """Distinct evaluations a method may spend: what the oracle still allows, or `default` when unlimited."""
     remaining = oracle.remaining
-    if budget is None:
-        n = default if remaining is None else remaining
-    else:
-        if int(budget) != budget or budget < 0:
-            raise HarnessError(f"budget must be a whole number >= 0, got {budget!r}")
-        n = int(budget) if remaining is None else min(int(budget), remaining)
-    return int(n)
+    return int(default if remaining is None else remaining)
 
 
-def check_int(name: str, value, low: int = 0) -> int:
-    """A whole-number method parameter (from --param), or a one-line error naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or int(value) != value or value < low:
-        raise HarnessError(f"parameter {name} must be a whole number >= {low}, got {value!r}")
-    return int(value)
+def budget_left(oracle, planned: int) -> int:
+    """Evaluations a method may still start: what the oracle allows now (hardware may have been charged
+    meanwhile), else what is left of its own `planned` number."""
+    return planned - oracle.queries if oracle.remaining is None else min(oracle.remaining, planned - oracle.queries)
 
 
-def check_float(name: str, value, low: float = 0.0, high: float = float("inf")) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise HarnessError(f"parameter {name} must be a number, got {value!r}") from None
-    if not (low <= v <= high):
-        raise HarnessError(f"parameter {name} must be in [{low:g}, {high:g}], got {value!r}")
-    return v
+def hw_metrics(limits: dict[str, float]) -> list[str]:
+    return [m for m in limits if m not in FREE_METRICS]
 
 
 def feasible(oracle, codes, limits: dict[str, float]) -> np.ndarray:
@@ -67,7 +58,9 @@ class FeasibleStream:
     """Walk the space in a seeded random order and hand out feasible, not yet evaluated codes.
 
     Each request checks only as many codes as it can use (at most `k` per chunk), so no hardware query
-    is spent on a code the search would not have looked at anyway.
+    is spent on a code the search would not have looked at anyway. Under a limited hardware regime the
+    chunks shrink to one code, checked only while the oracle allows a measurement; `stop_reason` then
+    says why a request came back short ("space exhausted" or "hardware budget").
     """
 
     def __init__(self, oracle, limits: dict[str, float], rng: np.random.Generator):
@@ -76,17 +69,33 @@ class FeasibleStream:
         self.order = rng.permutation(self.codes.shape[0])
         self.pos = 0
         self.checked = 0
+        self.needs_hw = bool(hw_metrics(limits))
+        self.stop_reason: str | None = None
 
     @property
     def exhausted(self) -> bool:
         return self.pos >= self.order.size
 
+    def _chunk(self, wanted: int) -> int:
+        """How many codes the next chunk may check: all wanted, or one while the hardware allows it."""
+        if not self.needs_hw or not self.oracle.hw_limited:
+            return wanted
+        rows = self.order[self.pos:self.pos + 1]
+        if rows.size and self.oracle.hw_measured(self.codes[rows])[0]:
+            return 1     # measured before: free to read again
+        return 1 if self.oracle.hw_allowance(reserve=1) else 0
+
     def take(self, k: int, skip: set[int] | None = None) -> np.ndarray:
-        """Up to `k` feasible codes (fewer only when the space runs out); rows in `skip` are passed over."""
+        """Up to `k` feasible codes (fewer when the space or the hardware allowance runs out); rows in
+        `skip` are passed over."""
         out: list[np.ndarray] = []
         got = 0
         while got < k and not self.exhausted:
-            rows = self.order[self.pos:self.pos + (k - got)]
+            size = self._chunk(k - got)
+            if size == 0:
+                self.stop_reason = "hardware budget"
+                break
+            rows = self.order[self.pos:self.pos + size]
             self.pos += rows.size
             if skip:
                 rows = rows[[int(r) not in skip for r in rows]]
@@ -97,4 +106,6 @@ class FeasibleStream:
             c = c[feasible(self.oracle, c, self.limits)]
             out.append(c)
             got += c.shape[0]
+        if got < k and self.exhausted:
+            self.stop_reason = "space exhausted"
         return np.concatenate(out) if out else np.empty((0, self.codes.shape[1]), dtype=np.int64)

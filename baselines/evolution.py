@@ -1,10 +1,20 @@
 """Regularized evolution (Real et al., AAAI 2019): tournament selection, one-edge mutation, ageing.
 
+A child is the network its code describes: `space.index` maps it to its canonical row (NAS-Bench-Macro: the
+identities moved to the end of their stage) and the population keeps that row's code, so a parent's
+neighbours are its distinct one-node mutations, each network once and never the parent itself.
+Published settings on NAS-Bench-201 (Dong et al., NATS-Bench `regularized_ea.py`): population 10, tournament
+sample 3; these are the defaults, and other values are reported as deviations.
+
 The budget counts DISTINCT evaluations (the oracle's rule): a child that was evaluated before costs
 nothing and simply re-enters the population with its known accuracy. The loop therefore also stops when
 `max_stall` steps in a row bring no new evaluation (the neighbourhood of the population is used up,
 e.g. under tight limits), so it always terminates. Only children meeting the limits are evaluated: a
-mutation picks uniformly among the parent's feasible one-edge neighbours (hardware queries, cached).
+mutation picks uniformly among the parent's feasible one-edge neighbours, by checking the neighbours in a
+seeded random order until one is feasible (the same distribution as checking them all, for a fraction of
+the hardware queries; results are cached). Under a limited hardware regime it checks only while it can
+measure, and stops when no known-feasible child is left to try (stop_reason "hardware budget"). On a
+space with `valid(codes)` (NAS-Bench-Graph) neighbours without a row are never drawn.
 """
 from __future__ import annotations
 
@@ -12,24 +22,32 @@ from collections import deque
 
 import numpy as np
 
-from baselines.common import DEFAULT_BUDGET, FeasibleStream, check_int, feasible, resolve_budget
-from harness.methods import SearchResult
+from baselines.common import DEFAULT_BUDGET, FeasibleStream, budget_left, check_int, feasible, resolve_budget
+from core.protocols import MethodBase, SearchResult
 
 
-class RegularizedEvolution:
-    def __init__(self, seed: int = 0, budget: int | None = None, population: int = 50, sample_size: int = 10,
-                 max_stall: int = 1000):
+class RegularizedEvolution(MethodBase):
+    """Spends the oracle's budget (100 evaluations when it has none)."""
+
+    name = "evolution"
+
+    PUBLISHED = {"population": 10, "sample_size": 3}
+
+    def __init__(self, seed: int = 0, population: int = 10, sample_size: int = 3, max_stall: int = 1000):
         self.seed = check_int("seed", seed)
-        self.budget = None if budget is None else check_int("budget", budget)
         self.population = check_int("population", population, 1)
         self.sample_size = check_int("sample_size", sample_size, 1)
         self.max_stall = check_int("max_stall", max_stall, 1)
 
+    def deviations(self) -> list[str]:
+        return [f"{k}: {getattr(self, k)} (published: {v})" for k, v in self.PUBLISHED.items() if getattr(self, k) != v]
+
     def search(self, problem, oracle) -> SearchResult:
         rng = np.random.default_rng(self.seed)
-        n = resolve_budget(oracle, self.budget, DEFAULT_BUDGET)
+        n = resolve_budget(oracle, DEFAULT_BUDGET) + oracle.queries
         space = oracle.space
         num_choices = np.asarray(space.num_choices)
+        valid = getattr(space, "valid", None)      # optional Space capability: codes that have a row
         limits = problem.limits
         ok_cache: dict[int, bool] = {}
         acc_cache: dict[int, float] = {}
@@ -37,13 +55,18 @@ class RegularizedEvolution:
         def key(code) -> int:
             return int(space.index(code)[0])
 
+        best = [-np.inf]
+
         def evaluate(codes) -> np.ndarray:
-            acc = oracle.accuracy(codes)
+            acc = np.array([float(oracle.accuracy(c[None])[0]) for c in codes])  # one at a time: anytime incumbent
             for c, a in zip(codes, acc):
                 acc_cache[key(c)] = float(a)
+                if a > best[0]:
+                    best[0] = float(a)
+                    oracle.incumbent(c)
             return acc
 
-        def feasible_neighbours(code) -> np.ndarray:
+        def neighbours(code) -> np.ndarray:
             nbrs = []
             for i, m in enumerate(num_choices):
                 for j in range(m):
@@ -52,39 +75,70 @@ class RegularizedEvolution:
                         c[i] = j
                         nbrs.append(c)
             nbrs = np.stack(nbrs)
+            if valid is not None:           # a mutation may leave the benchmark (e.g. an all-skip GNN)
+                nbrs = nbrs[valid(nbrs)]
+                if nbrs.shape[0] == 0:
+                    return nbrs
             rows = space.index(nbrs)
-            unknown = np.array([int(r) not in ok_cache for r in rows])
-            if unknown.any():
-                for r, f in zip(rows[unknown], feasible(oracle, nbrs[unknown], limits)):
-                    ok_cache[int(r)] = bool(f)
-            return nbrs[[ok_cache[int(r)] for r in rows]]
+            first = np.sort(np.unique(rows, return_index=True)[1])        # each network once, in mutation order
+            rows = rows[first][rows[first] != space.index(code[None])[0]]  # never the parent itself
+            return space.enumerate()[rows]
 
+        def random_feasible_neighbour(code):
+            """A uniformly random feasible neighbour (None: none, or none checkable within the hardware)."""
+            nbrs = neighbours(code)
+            if nbrs.shape[0] == 0:
+                return None, False
+            rows = space.index(nbrs)
+            blocked = False
+            for t in rng.permutation(nbrs.shape[0]):
+                r = int(rows[t])
+                if r not in ok_cache:
+                    if hw_limited and not oracle.hw_measured(nbrs[t:t + 1])[0] and not oracle.hw_allowance(reserve=1):
+                        blocked = True
+                        continue
+                    ok_cache[r] = bool(feasible(oracle, nbrs[t:t + 1], limits)[0])
+                if ok_cache[r]:
+                    return nbrs[t], False
+            return None, blocked
+
+        hw_limited = oracle.hw_limited and any(m not in ("flops", "params") for m in limits)
         # initial population: random feasible networks
-        size = min(self.population, n)
+        size = min(self.population, n - oracle.queries)
         stream = FeasibleStream(oracle, limits, rng)
-        init = stream.take(size)
         pop: deque[tuple[np.ndarray, float]] = deque()
-        if init.shape[0]:
-            for c, a in zip(init, evaluate(init)):
-                pop.append((c, float(a)))
+        while len(pop) < size and budget_left(oracle, n) > 0:
+            init = stream.take(1 if oracle.hw_limited else size - len(pop))
+            if init.shape[0] == 0:
+                break
+            for c in init:
+                if budget_left(oracle, n) <= 0:
+                    break
+                pop.append((c, float(evaluate(c[None])[0])))
         sample = min(self.sample_size, max(len(pop), 1))
         steps = stall = 0
         stop = "budget"
-        while len(acc_cache) < n:
+        while budget_left(oracle, n) > 0:
             if not pop:
-                stop = "no feasible network"
+                stop = stream.stop_reason if stream.stop_reason == "hardware budget" else "no feasible network"
                 break
             if stall >= self.max_stall:
                 stop = "stalled"
                 break
+            if hw_limited and not oracle.hw_allowance(reserve=1) and \
+                    not any(ok and r not in acc_cache for r, ok in ok_cache.items()):
+                stop = "hardware budget"     # no measurement left and no checked child left to evaluate
+                break
             steps += 1
             picks = rng.choice(len(pop), size=min(sample, len(pop)), replace=False)
             parent = max((pop[int(i)] for i in picks), key=lambda p: p[1])[0]
-            nbrs = feasible_neighbours(parent)
-            if nbrs.shape[0] == 0:
+            child, blocked = random_feasible_neighbour(parent)
+            if child is None:
+                if blocked and hw_limited and not oracle.hw_allowance(reserve=1):
+                    stop = "hardware budget"
+                    break
                 stall += 1
                 continue
-            child = nbrs[int(rng.integers(nbrs.shape[0]))]
             k = key(child)
             if k in acc_cache:
                 acc = acc_cache[k]
@@ -98,5 +152,5 @@ class RegularizedEvolution:
         extra = {"evaluations": len(acc_cache), "steps": steps, "stop_reason": stop}
         if not acc_cache:
             return SearchResult(None, {}, {**extra, "reason": "no evaluated network meets the limits"})
-        best = max(acc_cache, key=lambda r: (acc_cache[r], -r))
-        return SearchResult(space.enumerate()[best].copy(), {"accuracy": acc_cache[best]}, extra)
+        top = max(acc_cache, key=lambda r: (acc_cache[r], -r))
+        return SearchResult(space.enumerate()[top].copy(), {"accuracy": acc_cache[top]}, extra)

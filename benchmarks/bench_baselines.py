@@ -30,8 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.evaluate import predict_report, search_report  # noqa: E402
-from harness.problem import Problem  # noqa: E402
+from evaluation.evaluate import predict_report, search_report  # noqa: E402
+from core.protocols import Problem  # noqa: E402
 
 
 def part_speed(dataset, sizes, threads_list, repeats, device, params):
@@ -114,10 +114,10 @@ def part_tau(datasets, sizes, seeds, device, threads, params=None):
 
 
 def part_fit(dataset, device, threads):
-    from harness.groundtruth import ground_truth
+    from evaluation.groundtruth import ground_truth
     from harness.methods import make_method
-    from harness.metrics import kendall_tau
-    from harness.oracle import Oracle
+    from core.metrics import kendall_tau
+    from core.oracle import Oracle
 
     print(f"\n## One default BRP-NAS fit ({dataset}/{device}): accuracy predictor on 900 networks, "
           f"latency predictor on 900")

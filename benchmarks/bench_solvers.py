@@ -27,8 +27,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from solvers import BACKENDS, MILP_BACKENDS, backend_status, solve  # noqa: E402
-from solvers.benchmark import _warm_up, family_problems  # noqa: E402
+from analyses.solver_bench import _warm_up, family_problems, synthetic_problem  # noqa: E402
+from solvers import backend_names, backend_status, solve  # noqa: E402
+
+BACKENDS = backend_names()
+MILP_BACKENDS = [b for b in BACKENDS if b != "enumerate"]
 from spaces.synthetic import make_space  # noqa: E402
 
 LADDER = ((10, 5), (20, 10), (50, 10), (50, 20), (100, 20), (100, 30), (150, 30), (200, 30), (200, 50))
@@ -87,7 +90,7 @@ def ladder(backends, sizes, budget, seed=0):
             worst = 0.0
             why = ""
             for obj in ("accuracy", "accuracy/flops"):
-                s = solve(space.problem(obj, 0.3, 0.4), b, time_limit=budget)
+                s = solve(synthetic_problem(space, obj, 0.3, 0.4), b, time_limit=budget)
                 worst = max(worst, s.seconds)
                 if not (s.status == "optimal" and s.seconds <= budget):
                     ok, why = False, f"  [{obj}: {s.status} {s.reason[:60]}]"
@@ -132,8 +135,8 @@ def main(argv=None) -> int:
 
     # 2. m=100, n=20, 2 limits
     k = 3 if args.quick else 6
-    mid_lin = [make_space(100, 20, seed=s).problem("accuracy", 0.3, 0.4) for s in range(k)]
-    mid_rat = [make_space(100, 20, seed=s).problem("accuracy/flops", 0.3, 0.4) for s in range(k)]
+    mid_lin = [synthetic_problem(make_space(100, 20, seed=s), "accuracy", 0.3, 0.4) for s in range(k)]
+    mid_rat = [synthetic_problem(make_space(100, 20, seed=s), "accuracy/flops", 0.3, 0.4) for s in range(k)]
     res, _ = run_set(mid_lin, [b for b in avail if b != "enumerate"], 30)
     print_set(f"m=100 n=20, 2 limits, linear objective ({k} problems)", res)
     report["m100n20-linear"] = res

@@ -1,6 +1,6 @@
-"""The `local-cpu` profile: latency of the real torch NAS-Bench-201 network on THIS machine.
+"""The `local-cpu` profile: latency of the real torch network on THIS machine (NAS-Bench-201, NAS-Bench-Macro).
 
-One measurement = build `spaces.nb201_model.build_model(code, dataset)` (torch.manual_seed(0)), fix the
+One measurement = build the space's `torch_model(code, dataset)` (torch.manual_seed(0)), fix the
 thread count, run `warmup` untimed forward passes, then `repeats` timed ones (time.perf_counter, gc off,
 torch.inference_mode). We keep the median and the interquartile range (the noise).
 
@@ -9,8 +9,9 @@ the chunk once (seeded shuffled order). Load from other processes then hits all 
 instead of whole networks: on a busy shared 2-core machine this raised the test-retest Kendall tau of 40
 networks from 0.63 (one network after the other) to 0.89 at the same cost.
 
-Results are cached as Parquet, one file per configuration: dataset, batch, threads, torch version and CPU
-model (a cache measured on another machine or torch is never mistaken for this one). Each row is one
+Results are cached as Parquet, one file per configuration: space (in the file name for spaces other than
+nb201, whose names predate the other spaces), dataset, batch, threads, torch version and CPU model (a cache
+measured on another machine, torch or space is never mistaken for this one). Each row is one
 architecture. Measuring writes after every chunk (atomically, under a file lock, merged with what is on
 disk), so an interrupted run resumes and a re-run measures only what is missing.
 
@@ -35,10 +36,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from devices.profiles import DeviceProfile
-from harness.data import Tables, check_dataset
-from harness.errors import HarnessError
-from spaces.nb201 import NUM_ARCHS, format_arch, parse_arch
+from core.errors import HarnessError
+from core.files import atomic_write_bytes
+from core.protocols import DeviceProfile
 
 ENV_CACHE = "MATHNAS_BENCH_CACHE"
 NAME = "local-cpu"
@@ -52,6 +52,7 @@ DEFAULT_CHUNK = 25
 COLUMNS = ("arch_index", "arch", "dataset", "batch", "threads", "torch_version", "cpu_model",
            "median_ms", "iqr_ms", "q25_ms", "q75_ms", "min_ms", "repeats", "warmup", "interleaved", "measured_at")
 _NAME_RE = re.compile(r"^local-cpu-b(\d+)-t(\d+)$")
+SPACES = ("nb201", "nasbench_macro")   # spaces whose Space has torch_model/input_shape
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
@@ -101,21 +102,24 @@ class Config:
     threads: int = DEFAULT_THREADS
     torch_version: str = ""
     cpu_model: str = ""
+    space: str = "nb201"
 
     @classmethod
-    def here(cls, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS) -> "Config":
-        check_dataset(dataset)
+    def here(cls, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS,
+             space: str = "nb201") -> "Config":
         for what, v in (("batch", batch), ("threads", threads)):
             if isinstance(v, bool) or int(v) != v or v < 1:
                 raise HarnessError(f"--{what} must be a whole number >= 1, got {v!r}")
-        return cls(dataset, int(batch), int(threads), torch_version(), cpu_model())
+        return cls(dataset, int(batch), int(threads), torch_version(), cpu_model(), space)
 
     def file(self, cache: Path) -> Path:
         digest = hashlib.sha1(f"{self.torch_version}|{self.cpu_model}".encode()).hexdigest()[:12]
-        return cache / "local-cpu" / f"{self.dataset}-b{self.batch}-t{self.threads}-{digest}.parquet"
+        prefix = "" if self.space == "nb201" else f"{self.space}-"    # nb201's names are older than the others
+        return cache / "local-cpu" / f"{prefix}{self.dataset}-b{self.batch}-t{self.threads}-{digest}.parquet"
 
     def describe(self) -> str:
-        return (f"{self.dataset}, batch {self.batch}, {self.threads} thread(s), torch {self.torch_version}, "
+        where = self.dataset if self.space == "nb201" else f"{self.space}/{self.dataset}"
+        return (f"{where}, batch {self.batch}, {self.threads} thread(s), torch {self.torch_version}, "
                 f"CPU {self.cpu_model!r}")
 
 
@@ -135,12 +139,22 @@ def parse_profile_name(name: str) -> tuple[int, int] | None:
 
 def profile(batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS) -> DeviceProfile:
     name = profile_name(batch, threads)
+
+    def measurer(space, dataset, rows, sources):
+        return ensure_measured(name, space, dataset, rows)
+
     return DeviceProfile(
-        name, "local", ("latency",),
+        name, "live", ("latency",),
         f"this machine ({cpu_model()}), torch CPU, batch {batch}, {threads} thread(s); median of timed runs, "
         f"cached in ${ENV_CACHE} or ~/.cache/mathnas-bench",
-        _loader(name, batch, threads), resolution_ms=None,
+        _loader(name, batch, threads), coverage={s: None for s in SPACES}, resolution_ms=None, live=True,
+        measurer=measurer,
         note=f"NaN = not measured; run `mathnas-bench devices measure {name} --dataset D` first")
+
+
+def profiles() -> list[DeviceProfile]:
+    """The registered live profile (entry point `local-cpu`); other batch/thread settings are made by name."""
+    return [profile()]
 
 
 def profile_for_name(name: str) -> DeviceProfile | None:
@@ -150,23 +164,24 @@ def profile_for_name(name: str) -> DeviceProfile | None:
 
 
 def _loader(name: str, batch: int, threads: int):
-    def load(tables: Tables, dataset: str) -> dict[str, np.ndarray]:
-        cfg = Config.here(dataset, batch, threads)
+    def load(space, dataset: str, sources) -> dict[str, np.ndarray]:
+        cfg = Config.here(dataset, batch, threads, space.name)
         cache = cache_dir()
         frame = read_cache(cfg, cache)
         if frame.empty:
+            on = "" if space.name == "nb201" else f" --space {space.name}"
             raise HarnessError(f"device {name!r}: nothing measured yet on this machine ({cfg.describe()}) in "
-                               f"{cache}; run `mathnas-bench devices measure {name} --dataset {dataset}` first")
-        return {"latency": values_from_frame(tables, frame)}
+                               f"{cache}; run `mathnas-bench devices measure {name}{on} --dataset {dataset}` first")
+        return {"latency": values_from_frame(space, frame)}
     return load
 
 
-def values_from_frame(tables: Tables, frame: pd.DataFrame, column: str = "median_ms") -> np.ndarray:
-    """Array over all architectures (official index order), NaN where `frame` has no row."""
-    out = np.full(NUM_ARCHS, np.nan)
+def values_from_frame(space, frame: pd.DataFrame, column: str = "median_ms") -> np.ndarray:
+    """Array over all rows of the space (its table order), NaN where `frame` has no row."""
+    out = np.full(space.size, np.nan)
     if len(frame):
-        codes = np.stack([parse_arch(a) for a in frame["arch"]])
-        out[tables.space.index(codes)] = frame[column].to_numpy(dtype=np.float64)
+        codes = np.stack([space.encode(a) for a in frame["arch"]])
+        out[space.index(codes)] = frame[column].to_numpy(dtype=np.float64)
     return out
 
 
@@ -191,8 +206,6 @@ def _write_rows(cfg: Config, cache: Path, rows: list[dict]) -> None:
     """Merge `rows` into the configuration's file atomically, under a lock (several measurers may share it)."""
     from filelock import FileLock
 
-    from harness.store import atomic_write_bytes
-
     if not rows:
         return
     path = cfg.file(cache)
@@ -215,12 +228,10 @@ def _check_counts(repeats: int, warmup: int) -> None:
         raise HarnessError(f"--warmup must be a whole number >= 0, got {warmup!r}")
 
 
-def time_archs(codes, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS,
+def time_archs(space, codes, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS,
                repeats: int = DEFAULT_REPEATS, warmup: int = DEFAULT_WARMUP, seed: int = 0) -> list[dict[str, float]]:
     """Time several architectures interleaved (no cache): per network median, quartiles, IQR and minimum in ms."""
     import torch
-
-    from spaces.nb201_model import build_model, dataset_spec
 
     _check_counts(repeats, warmup)
     previous = torch.get_num_threads()
@@ -230,8 +241,8 @@ def time_archs(codes, dataset: str, batch: int = DEFAULT_BATCH, threads: int = D
         models = []
         for code in codes:
             torch.manual_seed(0)
-            models.append(build_model(code, dataset))
-        x = torch.randn((int(batch), *dataset_spec(dataset).input_shape), generator=torch.Generator().manual_seed(0))
+            models.append(space.torch_model(code, dataset))
+        x = torch.randn((int(batch), *space.input_shape(dataset)), generator=torch.Generator().manual_seed(0))
         times: list[list[float]] = [[] for _ in models]
         gc_was_enabled = gc.isenabled()
         gc.disable()
@@ -258,10 +269,10 @@ def time_archs(codes, dataset: str, batch: int = DEFAULT_BATCH, threads: int = D
     return out
 
 
-def time_arch(code, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS,
+def time_arch(space, code, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS,
               repeats: int = DEFAULT_REPEATS, warmup: int = DEFAULT_WARMUP) -> dict[str, float]:
     """Time one architecture (no cache)."""
-    return time_archs([code], dataset, batch, threads, repeats, warmup)[0]
+    return time_archs(space, [code], dataset, batch, threads, repeats, warmup)[0]
 
 
 @dataclass
@@ -279,19 +290,19 @@ class MeasureReport:
         return self.seconds / self.new if self.new else float("nan")
 
 
-def measure(tables: Tables, rows, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS,
+def measure(space, rows, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS,
             repeats: int = DEFAULT_REPEATS, warmup: int = DEFAULT_WARMUP, cache: str | os.PathLike | None = None,
             progress: bool = True, chunk: int = DEFAULT_CHUNK) -> MeasureReport:
     """Measure the architectures at official indices `rows` that the cache lacks, in the given order."""
     _check_counts(repeats, warmup)
-    cfg = Config.here(dataset, batch, threads)
+    cfg = Config.here(dataset, batch, threads, space.name)
     folder = cache_dir(cache)
     rows = [int(r) for r in rows]
-    if any(r < 0 or r >= NUM_ARCHS for r in rows):
-        raise HarnessError(f"architecture indices must be in 0..{NUM_ARCHS - 1}")
-    codes = tables.space.enumerate()
+    if any(r < 0 or r >= space.size for r in rows):
+        raise HarnessError(f"architecture indices must be in 0..{space.size - 1}")
+    codes = space.enumerate()
     have = set(read_cache(cfg, folder)["arch"])
-    todo = [r for r in dict.fromkeys(rows) if format_arch(codes[r]) not in have]
+    todo = [r for r in dict.fromkeys(rows) if space.decode(codes[r]) not in have]
     from tqdm import tqdm
 
     if isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1:
@@ -301,33 +312,35 @@ def measure(tables: Tables, rows, dataset: str, batch: int = DEFAULT_BATCH, thre
               file=sys.stderr, disable=not progress or not todo) as bar:
         for start in range(0, len(todo), int(chunk)):
             part = todo[start:start + int(chunk)]
-            stats = time_archs([codes[r] for r in part], dataset, cfg.batch, cfg.threads, repeats, warmup,
+            stats = time_archs(space, [codes[r] for r in part], dataset, cfg.batch, cfg.threads, repeats, warmup,
                                seed=start)
             stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
             _write_rows(cfg, folder, [
-                {"arch_index": r, "arch": format_arch(codes[r]), "dataset": dataset, "batch": cfg.batch,
+                {"arch_index": r, "arch": space.decode(codes[r]), "dataset": dataset, "batch": cfg.batch,
                  "threads": cfg.threads, "torch_version": cfg.torch_version, "cpu_model": cfg.cpu_model, **st,
                  "repeats": int(repeats), "warmup": int(warmup), "interleaved": len(part), "measured_at": stamp}
                 for r, st in zip(part, stats)])  # each chunk lands atomically: an interrupted run resumes
             bar.update(len(part))
     seconds = time.perf_counter() - t0
     frame = read_cache(cfg, folder)
-    wanted = {format_arch(codes[r]) for r in rows}
+    wanted = {space.decode(codes[r]) for r in rows}
     frame = frame[frame["arch"].isin(wanted)].reset_index(drop=True)
     return MeasureReport(cfg, cfg.file(folder), len(set(rows)), len(todo), len(set(rows)) - len(todo), seconds, frame)
 
 
-def sample_rows(n: int, seed: int) -> np.ndarray:
-    """A seeded sample of official indices; the first n of one permutation, so a larger n extends a smaller one."""
-    if isinstance(n, bool) or int(n) != n or not 1 <= n <= NUM_ARCHS:
-        raise HarnessError(f"--sample must be a whole number in 1..{NUM_ARCHS}, got {n!r}")
-    return np.random.default_rng(seed).permutation(NUM_ARCHS)[: int(n)]
+def sample_rows(n: int, seed: int, size: int = 15625) -> np.ndarray:
+    """A seeded sample of rows; the first n of one permutation, so a larger n extends a smaller one."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= size:
+        raise HarnessError(f"--sample must be a whole number in 1..{size}, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise HarnessError(f"--seed must be a whole number in 0..{2**32 - 1}, got {seed!r}")
+    return np.random.default_rng(seed).permutation(size)[: int(n)]
 
 
-def measured_values(tables: Tables, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS,
+def measured_values(space, dataset: str, batch: int = DEFAULT_BATCH, threads: int = DEFAULT_THREADS,
                     cache: str | os.PathLike | None = None) -> np.ndarray:
-    """Latency (ms) over all architectures from the cache in `cache`, NaN where not measured."""
-    return values_from_frame(tables, read_cache(Config.here(dataset, batch, threads), cache_dir(cache)))
+    """Latency (ms) over all rows of the space from the cache in `cache`, NaN where not measured."""
+    return values_from_frame(space, read_cache(Config.here(dataset, batch, threads, space.name), cache_dir(cache)))
 
 
 def spread(values) -> tuple[float, float, float]:
@@ -336,7 +349,7 @@ def spread(values) -> tuple[float, float, float]:
     return (min(v), statistics.median(v), max(v)) if v else (float("nan"),) * 3
 
 
-def ensure_measured(name: str, tables: Tables, dataset: str, rows, cache: str | os.PathLike | None = None,
+def ensure_measured(name: str, space, dataset: str, rows, cache: str | os.PathLike | None = None,
                     progress: bool = False) -> np.ndarray:
     """Latency (ms) of `rows` on local profile `name`, measuring (and caching) those not measured yet.
 
@@ -346,5 +359,5 @@ def ensure_measured(name: str, tables: Tables, dataset: str, rows, cache: str | 
     if parsed is None:
         raise HarnessError(f"device {name!r} is not a local profile")
     batch, threads = parsed
-    measure(tables, rows, dataset, batch=batch, threads=threads, cache=cache, progress=progress)
-    return measured_values(tables, dataset, batch, threads, cache)[np.asarray(rows, dtype=np.int64)]
+    measure(space, rows, dataset, batch=batch, threads=threads, cache=cache, progress=progress)
+    return measured_values(space, dataset, batch, threads, cache)[np.asarray(rows, dtype=np.int64)]

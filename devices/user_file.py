@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from devices.profiles import DeviceProfile, profiles
-from harness.data import Tables
-from harness.errors import HarnessError
-from spaces.base import lexicographic_rank
-from spaces.nb201 import NB201Space, NUM_ARCHS, format_arch, parse_arch
+from core.codes import lexicographic_rank
+from core.errors import HarnessError
+from core.protocols import DeviceProfile
+from spaces.nb201 import NUM_ARCHS, NB201Space, format_arch, parse_arch
 
 VALUE_COLUMNS = {"latency_ms": "latency", "energy_mj": "energy"}
 
@@ -35,11 +34,11 @@ def _read(path: Path) -> pd.DataFrame:
 def _values(path: Path, frame: pd.DataFrame, column: str) -> np.ndarray:
     text = frame[column].str.strip()
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values) | (values < 0)
+    bad = ~np.isfinite(values) | (values <= 0)
     if bad.any():
         i = int(np.argmax(bad))
         raise HarnessError(f"device file {path}: column {column!r} row {i + 2} has {frame[column].iloc[i]!r}; "
-                           f"every value must be a finite number >= 0 (leave an architecture out if unmeasured)")
+                           f"every value must be a finite number > 0 (leave an architecture out if unmeasured)")
     return values
 
 
@@ -79,6 +78,10 @@ def profile_from_file(path) -> DeviceProfile:
     path = Path(path).expanduser()
     frame = _read(path)
     frame.columns = [str(c).strip() for c in frame.columns]
+    dup = next((c for c in frame.columns if frame.columns.tolist().count(c) > 1 or
+                (c.rsplit(".", 1)[0] in frame.columns and c.rsplit(".", 1)[-1].isdigit())), None)
+    if dup is not None:
+        raise HarnessError(f"device file {path}: column {dup.rsplit('.', 1)[0]!r} appears twice")
     if "arch_index" not in frame.columns and "arch" not in frame.columns:
         raise HarnessError(f"device file {path}: needs an 'arch_index' or 'arch' column; found "
                            f"{', '.join(frame.columns) or 'no columns'}")
@@ -87,10 +90,6 @@ def profile_from_file(path) -> DeviceProfile:
     if len(frame) == 0:
         raise HarnessError(f"device file {path}: no rows")
     name = path.stem
-    clash = next((p for p in profiles() if p.name == name and p.kind != "file"), None)
-    if clash is not None:
-        raise HarnessError(f"device file {path}: its name {name!r} (the file stem) is a built-in {clash.kind} "
-                           f"profile; rename the file")
 
     index = _indices(path, frame) if "arch_index" in frame.columns else None
     codes = _codes(path, frame) if "arch" in frame.columns else None
@@ -104,10 +103,10 @@ def profile_from_file(path) -> DeviceProfile:
             raise HarnessError(f"device file {path}: arch {format_arch(codes[dup])} is listed twice (row {dup + 2})")
     metrics = {VALUE_COLUMNS[c]: _values(path, frame, c) for c in VALUE_COLUMNS if c in frame.columns}
 
-    def load(tables: Tables, dataset: str) -> dict[str, np.ndarray]:
+    def load(space, dataset: str, sources) -> dict[str, np.ndarray]:
         rows = index
         if codes is not None:
-            from_arch = tables.space.index(codes)
+            from_arch = space.index(codes)
             if rows is not None and np.any(from_arch != rows):
                 i = int(np.argmax(from_arch != rows))
                 raise HarnessError(f"device file {path}: row {i + 2}: arch_index {rows[i]} is not "
@@ -122,4 +121,5 @@ def profile_from_file(path) -> DeviceProfile:
 
     listed = len(frame)
     return DeviceProfile(name, "file", tuple(metrics), f"user file {path} ({listed:,} architectures)", load,
+                         coverage={"nb201": None},
                          note="unlisted architectures are NaN (not measured); same values for every dataset")

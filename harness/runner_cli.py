@@ -1,21 +1,29 @@
-"""`mathnas-bench run | report | regress`: run a suite into a result store, report on it, gate on a baseline."""
+"""`mathnas-bench run` and `mathnas-bench suite schema|check`."""
 from __future__ import annotations
 
+import json
 import sys
+
+from core.errors import HarnessError
+from core.text import print_json
+from harness.executors import EXECUTORS
+from harness.run import plan, run
+from harness.suite import load_suite, schema
 
 
 def cmd_run(args) -> int:
-    from harness.runner import plan, run
-
     if args.dry_run:
-        p = plan(args.suite, args.out, data=args.data)
+        p = plan(args.suite, args.out, data=args.sources)
         tasks = ", ".join(f"{n} {t}" for t, n in p["per_task"].items())
         print(f"{p['suite']}: {p['cells']} cells ({tasks}), {p['done']} already done in {args.out}")
         for note in p["notes"]:
             print(f"  note: {note}")
         return 0
-    s = run(args.suite, args.out, executor=args.executor, jobs=args.jobs, address=args.address, data=args.data,
-            device_files=[args.device_file] if args.device_file else [], progress=not args.no_progress)
+    executor = "docker" if args.sandbox else args.executor
+    if args.sandbox and args.executor not in ("process", "docker"):
+        raise HarnessError(f"--sandbox runs cells in containers: it cannot be combined with --executor {args.executor}")
+    s = run(args.suite, args.out, executor=executor, jobs=args.jobs, address=args.address, data=args.sources,
+            progress=not args.no_progress, memory=args.memory, timeout=args.timeout)
     for note in s.notes:
         print(f"note: {note}", file=sys.stderr)
     for cell, error in s.failures[:10]:
@@ -27,50 +35,51 @@ def cmd_run(args) -> int:
     return 1 if s.failed else 0
 
 
-def cmd_report(args) -> int:
-    from reports.build import build_report
-
-    rep = build_report(args.results, args.out, figures=not args.no_figures)
-    print(f"report written to {rep.html} (Markdown {rep.markdown}, {len(rep.files)} files in {rep.out})")
-    if rep.headline:
-        print()
-        print(rep.headline)
+def cmd_suite_schema(args) -> int:
+    print(json.dumps(schema(), indent=2))
     return 0
 
 
-def cmd_regress(args) -> int:
-    from reports.regress import regress
-
-    outcome = regress(args.results, args.baseline, update=args.update)
-    for line in outcome.lines:
-        print(line)
-    return 0 if outcome.ok else 1
+def cmd_suite_check(args) -> int:
+    suite = load_suite(args.suite, args.sources)
+    p = plan(suite, None, data=args.sources)
+    out = {"suite": suite.name, "file": args.suite, "valid": True, "cells": p["cells"], "per_task": p["per_task"],
+           "notes": p["notes"]}
+    if args.json:
+        print_json(out)
+    else:
+        tasks = ", ".join(f"{n} {t}" for t, n in p["per_task"].items())
+        print(f"{args.suite}: valid; suite {suite.name!r} expands to {p['cells']} cells ({tasks})")
+        for note in p["notes"]:
+            print(f"  note: {note}")
+    return 0
 
 
 def register(subparsers, common=None) -> None:
-    from harness.runner import EXECUTORS
-
     parents = [common] if common is not None else []
     p = subparsers.add_parser("run", parents=parents, help="run a suite (TOML) into a result store; resumes")
     p.add_argument("suite", metavar="SUITE.toml")
     p.add_argument("--out", required=True, metavar="DIR", help="result store folder (created; re-runs skip done cells)")
     p.add_argument("--executor", choices=EXECUTORS, default="process",
-                   help="serial, process (default: a process pool) or ray")
+                   help="serial, process (default: a process pool), ray, or docker (isolated containers)")
     p.add_argument("--jobs", type=int, default=None, metavar="N", help="parallel cells (default: all cores)")
     p.add_argument("--address", default=None, metavar="ADDR", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--memory", default=None, metavar="SIZE",
+                   help="docker executor: memory limit per worker container, e.g. 2g (default 2g)")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="docker executor: seconds a cell may run before its container is killed (default 3600)")
+    p.add_argument("--sandbox", action="store_true",
+                   help="run every cell in an isolated container (same as --executor docker): plug-in files "
+                        "(--param plugin=file.py) never run in this process")
     p.add_argument("--dry-run", action="store_true", help="validate and count the cells; run nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=cmd_run)
 
-    p = subparsers.add_parser("report", parents=parents, help="leaderboards, figures, claims from a result store")
-    p.add_argument("results", metavar="RESULTS_DIR")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--no-figures", action="store_true", help="tables only (faster)")
-    p.set_defaults(func=cmd_report)
-
-    p = subparsers.add_parser("regress", parents=parents, help="compare a result store with a baseline; exit 1 on regressions")
-    p.add_argument("results", metavar="RESULTS_DIR")
-    p.add_argument("--baseline", required=True, metavar="FILE.json")
-    p.add_argument("--update", action="store_true", help="rewrite the baseline from this run (on purpose)")
-    p.set_defaults(func=cmd_regress)
-
+    p = subparsers.add_parser("suite", parents=parents, help="suite files: print the JSON Schema or check a file")
+    sub = p.add_subparsers(dest="suite_command", required=True, parser_class=type(p), metavar="COMMAND")
+    s = sub.add_parser("schema", parents=parents, help="print the JSON Schema of suite files (for editors)")
+    s.set_defaults(func=cmd_suite_schema)
+    s = sub.add_parser("check", parents=parents, help="validate a suite file completely without running it")
+    s.add_argument("suite", metavar="SUITE.toml")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_suite_check)

@@ -1,10 +1,12 @@
 """Crash-safe file writes and the Parquet result store of the runner.
 
 Layout of a store folder OUT:
-  OUT/store.json              {"schema_version": N, ...}: which row layout the folder holds
+  OUT/store.json              {"schema_version": N, "protocols": [...]}: the row layout, and the protocol of
+                              each suite run into the folder (harness.protocol; the reports' protocol card)
   OUT/cells/<sha256>.parquet  one small file per finished (or failed) cell, written atomically
   OUT/results.parquet         consolidated export of every row (rewritten after each run)
   OUT/.lock                   filelock serialising writers (two runs on one store both succeed)
+  OUT/fits/<sha256>.fit       fitted predictors shared by cells and runs (core.fitcache), content-addressed
 
 A cell file appears whole or not at all (temp file + fsync + rename), so a run killed at any point
 (even SIGKILL) leaves only finished rows; the next run skips those and redoes the rest.
@@ -14,14 +16,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from harness.errors import HarnessError
+from core.errors import HarnessError, one_line
+from core.files import atomic_write_bytes, ensure_dir
+from core.text import plain
 
 SCHEMA_VERSION = 1
 STORE_FILE = "store.json"
@@ -35,26 +37,14 @@ TIMING_COLUMNS = ("seconds", "fit_seconds", "search_seconds", "solve_seconds", "
                   "wall_seconds", "time", "claims")
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write all of `data` or nothing: readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+# Also run-dependent: whether a cell's fits came from the fit cache (which worker fitted them first).
+RUN_DEPENDENT_PREFIXES = ("fit_cache.",)
+FITS_DIR = "fits"   # OUT/fits/<sha256>.fit: the content-addressed fit cache (core.fitcache)
 
 
 def is_timing(column: str) -> bool:
     leaf = str(column).rsplit(".", 1)[-1]
-    return leaf in TIMING_COLUMNS or leaf.endswith("_seconds")
+    return leaf in TIMING_COLUMNS or leaf.endswith("_seconds") or str(column).startswith(RUN_DEPENDENT_PREFIXES)
 
 
 def timing_columns(columns) -> list[str]:
@@ -62,23 +52,6 @@ def timing_columns(columns) -> list[str]:
 
 
 # --- canonical cells -----------------------------------------------------------------------------
-def plain(obj):
-    """JSON-ready copy: numpy scalars/arrays to Python, tuples to lists, non-finite floats to None."""
-    if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return plain(obj.tolist())
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(float(obj)) else None
-    return obj
-
-
 def canonical_json(obj) -> str:
     """One spelling per value (sorted keys, no spaces), so equal cells hash equally."""
     return json.dumps(plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -118,7 +91,7 @@ class ResultStore:
         self.root = Path(root)
         self.cells = self.root / CELLS_DIR
         if create:
-            self.root.mkdir(parents=True, exist_ok=True)
+            ensure_dir(self.root, "result store")
         elif not self.root.is_dir():
             raise HarnessError(f"{self.root}: no result store here (run `mathnas-bench run SUITE --out {self.root}` first)")
         self._check_schema(create)
@@ -128,8 +101,8 @@ class ResultStore:
         meta = self.root / STORE_FILE
         if meta.is_file():
             try:
-                version = json.loads(meta.read_text()).get("schema_version")
-            except (json.JSONDecodeError, AttributeError, OSError):
+                version = json.loads(meta.read_text(encoding="utf-8")).get("schema_version")
+            except (json.JSONDecodeError, AttributeError, OSError, UnicodeDecodeError):
                 raise HarnessError(f"{meta}: unreadable store description; not a result store of this harness") from None
             if version != SCHEMA_VERSION:
                 raise HarnessError(f"{self.root}: result store has schema version {version!r}, this harness reads "
@@ -144,6 +117,25 @@ class ResultStore:
             if not meta.is_file():
                 atomic_write_bytes(meta, json.dumps({"schema_version": SCHEMA_VERSION,
                                                      "layout": "cells/<sha256>.parquet, one row each"}).encode())
+
+    # protocol ---------------------------------------------------------------------------------------
+    def _meta(self) -> dict:
+        try:
+            return json.loads((self.root / STORE_FILE).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            return {"schema_version": SCHEMA_VERSION}
+
+    def record_protocol(self, entry: dict) -> None:
+        """Keep the protocol of a suite run (one entry per suite content; the latest run of it replaces it)."""
+        with self.lock():
+            meta = self._meta()
+            kept = [p for p in meta.get("protocols", []) if p.get("suite_sha256") != entry.get("suite_sha256")]
+            meta["protocols"] = kept + [entry]
+            atomic_write_bytes(self.root / STORE_FILE, json.dumps(meta, indent=1).encode())
+
+    def protocols(self) -> list[dict]:
+        """The recorded protocols, oldest first (empty for a store written before they were recorded)."""
+        return list(self._meta().get("protocols", []))
 
     def lock(self, timeout: float = 600.0):
         from filelock import FileLock
@@ -205,7 +197,11 @@ class ResultStore:
             try:
                 t = pq.read_table(f, columns=columns)
             except (pa.ArrowInvalid, OSError) as e:
-                raise HarnessError(f"{f}: unreadable result file ({str(e).splitlines()[0]})") from None
+                raise HarnessError(f"{f}: unreadable result file ({one_line(e, 200)}); delete it and run the suite "
+                                   f"again to redo that cell") from None
+            if t.num_rows != 1 or ("key" in t.column_names and t.column("key")[0].as_py() != f.stem):
+                raise HarnessError(f"{f}: not a result row of this store (a cell file holds exactly one row whose "
+                                   f"key is its name); delete it and run the suite again")
             version = (t.schema.metadata or {}).get(b"schema_version", b"?").decode()
             if version != str(SCHEMA_VERSION):
                 raise HarnessError(f"{f}: result row of schema version {version}, this harness reads "
@@ -230,6 +226,19 @@ class ResultStore:
         """key -> "ok" | "failed" for every stored cell (reads two columns only)."""
         t = self.table(columns=["key", "status"])
         return dict(zip(t.column("key").to_pylist(), t.column("status").to_pylist()))
+
+    def export_if_stale(self, ran: int = 0) -> Path | None:
+        """Rewrite the export after new rows, or when it is missing or unreadable (a corrupt copy is never kept)."""
+        import pyarrow.parquet as pq
+
+        target = self.root / EXPORT_FILE
+        if not ran and target.is_file():
+            try:
+                if pq.read_metadata(target).num_rows == len(self.keys()):
+                    return None
+            except Exception:  # noqa: BLE001 - any unreadable export is rewritten
+                pass
+        return self.export()
 
     def export(self) -> Path:
         """Rewrite OUT/results.parquet with every row (a convenience copy; the cells stay the truth)."""

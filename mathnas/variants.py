@@ -1,29 +1,22 @@
-"""Block-profiling variants: a registry, so a new profiling idea is one decorated function.
+"""Block-profiling variants: a registry, so a new profiling idea is one function and one registration line.
 
-A variant is `fn(prof: Profiler, **own_params) -> BlockTables`. It spends evaluations only through
-`prof.evaluate` (the counting, budgeted oracle) and usually ends with `prof.tables(...)`:
-
-    from mathnas.variants import register_variant
-
-    @register_variant("multi")
-    def multi(prof, contexts=4):
-        # Algorithm 1 around `contexts` seeded random networks; block values averaged over them
-        nets = [prof.random_code() for _ in range(int(contexts))]
-        sweeps = [prof.sweep(net) for net in nets]
-        blocks = {m: tuple(sum(s[m][i] for s in sweeps) / len(sweeps) for i in range(prof.spec.num_nodes))
-                  for m in prof.metrics}
-        ref_flops = len(nets) / sum(1.0 / prof.spec.flops(net)[0] for net in nets)  # harmonic mean
-        return prof.tables(blocks, ref_flops=ref_flops, variant="multi")
+Built-ins are registered by entry points (group mathnas_bench.variants in pyproject.toml), as another
+distribution would register its own. A variant is `fn(prof: Profiler, **own_params) -> BlockTables`: it spends
+evaluations only through `prof.evaluate` (the counting, budgeted oracle) and usually ends with
+`prof.tables(...)`. The worked example (`multi`, Algorithm 1 around several random networks) is
+tests/plugins/example_plugin/variant.py, shown in docs/architecture.md.
 
 `mathnas-bench predict --method mathnas --variant multi --param plugin=my_module --param contexts=8`
 imports `my_module` (a module name on sys.path, or a path to a .py file) before looking the variant
-up; every other --param the variant declares is passed to it.
+up; every other --param the variant declares is passed to it. (`@register_variant` is for such plugin
+files; a package registers its variants with an entry point instead.)
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 from math import prod
 from pathlib import Path
@@ -31,34 +24,45 @@ from typing import Callable
 
 import numpy as np
 
-from harness.errors import HarnessError, unknown_name
-from mathnas.blocks import BlockTables, Profiler, harmonic_mean_flops
+from core.codes import unrank
+from core.errors import BudgetExhausted, HarnessError, one_line, unknown_name
+from core.registry import VARIANTS
+from core.validation import as_bool, check_float
+from mathnas.blocks import BlockTables, Profiler
 
-VARIANTS: dict[str, Callable[..., BlockTables]] = {}
 BASE_NETS = ("average", "random")
 
 
 def register_variant(name: str):
-    """Decorator: make `fn(prof, **params) -> BlockTables` available as `--variant name`."""
+    """Decorator for `plugin=` files: make `fn(prof, **params) -> BlockTables` available as `--variant name`."""
     if not isinstance(name, str) or not name.strip():
         raise HarnessError(f"variant name must be a non-empty string, got {name!r}")
 
     def deco(fn):
-        VARIANTS[name] = fn
+        VARIANTS.add(name, fn)
         return fn
     return deco
 
 
 def get_variant(name: str) -> Callable[..., BlockTables]:
-    if name not in VARIANTS:
-        raise unknown_name("MathNAS variant", name, VARIANTS)
-    return VARIANTS[name]
+    if not isinstance(name, str):
+        raise unknown_name("MathNAS variant", name, VARIANTS.names())
+    return VARIANTS.get(name)
+
+
+SANDBOX_ENV = "MATHNAS_BENCH_SANDBOX"   # "host": plug-in files run only in containers, never here
+
+
+def sandboxed_host() -> bool:
+    """True in a driver whose cells run in containers (--executor docker, --sandbox): it must not import
+    plug-in files itself (they may do anything), so their variants are checked inside the container."""
+    return os.environ.get(SANDBOX_ENV) == "host"
 
 
 def load_plugins(plugins) -> list[str]:
     """Import user modules (names, or paths to .py files; a list or a comma-separated string) so that
-    their `@register_variant` decorators run. Returns the module names imported."""
-    if plugins is None:
+    their `@register_variant` decorators run. Returns the module names imported (none on a sandboxed host)."""
+    if plugins is None or sandboxed_host():
         return []
     items = plugins if isinstance(plugins, (list, tuple)) else str(plugins).split(",")
     loaded = []
@@ -102,20 +106,27 @@ def check_variant_params(name: str, params: dict):
 
 
 def run_variant(name: str, prof: Profiler, **params) -> BlockTables:
-    """Run a registered variant with its own parameters; unknown parameters are a one-line error."""
-    tables = check_variant_params(name, params)(prof, **params)
+    """Run a registered variant with its own parameters; unknown parameters are a one-line error, and so is
+    any exception a plugin variant raises (budget exhaustion included)."""
+    fn = check_variant_params(name, params)
+    try:
+        tables = fn(prof, **params)
+    except HarnessError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a plugin's own bug: one line naming the variant
+        raise HarnessError(f"MathNAS variant {name!r} failed: {one_line(f'{type(e).__name__}: {e}', 300)}") from None
     if not isinstance(tables, BlockTables):
         raise HarnessError(f"MathNAS variant {name!r} returned {type(tables).__name__}, not BlockTables")
     if tables.num_choices != prof.spec.num_choices:
         raise HarnessError(f"MathNAS variant {name!r}: tables for choices {list(tables.num_choices)}, "
                            f"space has {list(prof.spec.num_choices)}")
-    if "accuracy" not in tables.blocks:
-        raise HarnessError(f"MathNAS variant {name!r} returned no accuracy table")
+    missing = [m for m in prof.metrics if m not in tables.blocks]
+    if missing:
+        raise HarnessError(f"MathNAS variant {name!r} returned no {missing[0]} table")
     return tables
 
 
-# --- the paper's variants ------------------------------------------------------------------------
-@register_variant("single")
+# --- the paper's variants (registered in pyproject.toml) ------------------------------------------
 def single(prof: Profiler, base_net: str = "average") -> BlockTables:
     """Algorithm 1: block values from one network, N_avg (or a seeded random one: Table 5 ablation).
     Cost: 1 + sum_i (n_i - 1) networks, plus the base network: O(m*n)."""
@@ -123,19 +134,26 @@ def single(prof: Profiler, base_net: str = "average") -> BlockTables:
         raise unknown_name("base_net", str(base_net), BASE_NETS)
     context = prof.average_code() if base_net == "average" else prof.random_code()
     blocks = prof.sweep(context)
-    return prof.tables(blocks, ref_flops=float(prof.spec.flops(context)[0]), variant="single", context=context,
+    return prof.tables(blocks, ref_flops=prof.spec.reference_flops(context), variant="single", context=context,
                        info={"base_net": base_net})
 
 
-@register_variant("full")
 def full(prof: Profiler) -> BlockTables:
-    """Eq. 3/7: the difference averaged over every context of the other nodes (all n^m networks)."""
+    """Eq. 3/7: the difference averaged over every context of the other nodes (all n^m networks).
+
+    On a table of samples (FBNet, OFA) "every network" is every queryable row: the same marginal means over
+    the rows, anchored on the marginal model's own base value (the base network has no measurement)."""
     codes = prof.all_codes()
-    blocks = prof.marginal(codes, prof.evaluate(codes))
-    return prof.tables(blocks, ref_flops=harmonic_mean_flops(prof.spec, codes), variant="full")
+    values = prof.evaluate(codes)
+    return prof.tables(prof.marginal(codes, values), ref_flops=prof.spec.reference_flops(codes),
+                       variant="full", base_value=_anchor(prof, codes, values))
 
 
-@register_variant("sampled")
+def _anchor(prof: Profiler, codes, values) -> dict[str, float] | None:
+    """On a table of samples, the marginal model's base value; elsewhere None (the base network is measured)."""
+    return None if prof.population is None else prof.marginal_anchor(codes, values)
+
+
 def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables:
     """Eq. 3 estimated on a seeded random `fraction` (the paper's 5%, Fig. 2).
 
@@ -144,25 +162,34 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
       `fraction` of its contexts; cost fraction * n^m networks).
     paired=True: per node, a `fraction` of the contexts of the other nodes, each evaluated with every
       choice at that node; b[i][j] = mean of the paired differences (exact on additive spaces; cost
-      about m * fraction * n^m networks)."""
-    try:
-        fraction = float(fraction)
-    except (TypeError, ValueError):
-        raise HarnessError(f"fraction must be a number in (0, 1], got {fraction!r}") from None
-    if not 0 < fraction <= 1:
-        raise HarnessError(f"fraction must be in (0, 1], got {fraction}")
-    from mathnas.method import _as_bool
-
+      about m * fraction * n^m networks).
+    Codes without a row (a space's `valid`) are dropped: unpaired, the code; paired, its whole context.
+    On a table of samples (FBNet, OFA) the `fraction` is of the queryable rows (unpaired only), anchored on
+    the marginal model's base value as in `full`."""
+    fraction = check_float("fraction", fraction, 0.0, 1.0, low_open=True)
+    paired = as_bool(paired, "paired")
     spec = prof.spec
-    if _as_bool(paired, "paired"):
+    base_value = None
+    if prof.population is not None:   # a table of samples: a `fraction` of its queryable rows
+        if paired:
+            raise HarnessError("MathNAS variant 'sampled': paired=true needs every choice in each sampled context; "
+                               "this benchmark's table holds only its published samples (use paired=false)")
+        pool = prof.population
+        codes = pool[np.sort(prof.rng.choice(len(pool), size=max(1, int(round(fraction * len(pool)))),
+                                             replace=False))]
+        values = prof.evaluate(codes)
+        blocks, base_value = prof.marginal(codes, values), prof.marginal_anchor(codes, values)
+    elif paired:
         codes, where = [], []
         for i, n in enumerate(spec.num_choices):
             others = [c for k, c in enumerate(spec.num_choices) if k != i]
             contexts = _sample_codes(prof.rng, others, fraction)
             for ctx in contexts:
-                for j in range(n):
-                    codes.append(np.insert(ctx, i, j))
-                    where.append((i, j))
+                group = np.stack([np.insert(ctx, i, j) for j in range(n)])
+                if not spec.is_valid(group).all():   # a context where some choice has no row is left out
+                    continue
+                codes.extend(group)
+                where.extend((i, j) for j in range(n))
         codes = np.array(codes, dtype=np.int64)
         values = prof.evaluate(codes)
         blocks = {}
@@ -175,9 +202,14 @@ def sampled(prof: Profiler, fraction: float = 0.05, paired=False) -> BlockTables
             blocks[m] = tuple(tables)
     else:
         codes = _sample_codes(prof.rng, spec.num_choices, fraction)
+        codes = codes[spec.is_valid(codes)]
+        need, left = len({tuple(c) for c in codes.tolist()}), prof.remaining()
+        if left is not None and need > left:
+            raise BudgetExhausted(f"variant sampled evaluates {need:,} networks (fraction {fraction:g} of "
+                                  f"{spec.size:,}); the budget allows {left:,}: lower it with --param fraction=...")
         blocks = prof.marginal(codes, prof.evaluate(codes))
-    return prof.tables(blocks, ref_flops=harmonic_mean_flops(spec, codes), variant="sampled",
-                       info={"fraction": fraction, "paired": bool(_as_bool(paired, "paired")),
+    return prof.tables(blocks, ref_flops=spec.reference_flops(codes), variant="sampled", base_value=base_value,
+                       info={"fraction": fraction, "paired": paired,
                              "networks": int(len({tuple(c) for c in codes.tolist()}))})
 
 
@@ -186,16 +218,6 @@ def _sample_codes(rng, num_choices, fraction: float) -> np.ndarray:
     size = prod(num_choices)
     k = max(1, int(round(fraction * size)))
     if size < 2**62:
-        return _unrank(rng.choice(size, size=k, replace=False), num_choices)
+        return unrank(rng.choice(size, size=k, replace=False), num_choices)
     # too many to rank: independent uniform codes (the oracle counts duplicates once)
     return np.stack([rng.integers(0, n, size=k) for n in num_choices], axis=1).astype(np.int64)
-
-
-def _unrank(rows, num_choices) -> np.ndarray:
-    """Codes with the given lexicographic ranks (the inverse of spaces.base.lexicographic_rank)."""
-    rows = np.asarray(rows, dtype=np.int64).copy()
-    codes = np.empty((rows.size, len(num_choices)), dtype=np.int64)
-    for i in range(len(num_choices) - 1, -1, -1):
-        codes[:, i] = rows % num_choices[i]
-        rows //= num_choices[i]
-    return codes

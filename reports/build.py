@@ -1,24 +1,32 @@
 """`mathnas-bench report RESULTS_DIR --out DIR`: every leaderboard, figure and the claims table of one store.
 
 Reads ONLY the result store (the runner stores what the figures need: prediction samples, exact Pareto
-fronts, the claims table). Writes Markdown, LaTeX, CSV, PNG/SVG and one self-contained HTML page
-(figures embedded as base64 PNG; no network needed to open it).
+fronts, trajectories, the claims table, and in store.json the protocol of each run). Writes Markdown,
+LaTeX, CSV, PNG/SVG and one self-contained HTML page (figures embedded as base64 PNG; no network needed).
+Besides the leaderboards: regret at equal budgets with anytime curves and areas (reports.anytime), the
+statistics across tasks of the penalised regret at each planned budget (reports.stats: average ranks,
+Friedman + Iman-Davenport, Nemenyi CD diagram, Holm-Wilcoxon, MathNAS against each baseline with effect
+sizes), and the protocol card (reports.protocol). Every table's caption names its hardware regime.
 """
 from __future__ import annotations
 
 import base64
 import html
 import json
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
-from harness.store import ResultStore, atomic_write_bytes
-from mathnas.claims import COLUMNS as CLAIMS_COLUMNS
-from mathnas.claims import to_markdown as claims_markdown
-from reports.figures import all_figures
+from core.errors import HarnessError
+from core.files import atomic_write_bytes, ensure_dir
+from core.text import markdown_table
+from harness.store import ResultStore
+from reports import anytime, protocol, stats
+from reports.figures import Figure, all_figures
 from reports.tables import all_boards, headline
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
@@ -38,6 +46,13 @@ class ReportResult:
     files: list[Path] = field(default_factory=list)
 
 
+CLAIMS_COLUMNS = ("claim", "source", "paper", "ours", "delta", "verdict", "how")
+
+
+def claims_markdown(rows: list[dict]) -> str:
+    return markdown_table(rows, CLAIMS_COLUMNS, {"delta": lambda v: "—" if v is None else f"{v:+.4g}"})
+
+
 def claims_rows(frame: pd.DataFrame) -> list[dict] | None:
     """The claims table the runner stored (task "claims"); None when the suite did not ask for it."""
     if "task" not in frame.columns or "claims" not in frame.columns:
@@ -53,23 +68,80 @@ def _write(path: Path, text: str, files: list[Path]) -> None:
     files.append(path)
 
 
-def build_report(results: str | Path, out: str | Path, figures: bool = True) -> ReportResult:
+@dataclass
+class StatsSection:
+    regime: str
+    budget: int
+    report: stats.Report | None
+    note: str
+    figure: Figure | None = None
+
+    @property
+    def title(self) -> str:
+        return f"Statistics across tasks: penalised regret @{self.budget} evaluations [hardware: {self.regime}]"
+
+
+def stats_sections(values, budgets, out: Path, figures: bool) -> list[StatsSection]:
+    """Ranks and tests of the penalised regret at each planned budget, per regime (complete tasks only)."""
+    sections = []
+    order = {r: i for i, r in enumerate(("free", "charged", "blind"))}
+    for (regime, b), (frame, dropped) in sorted(anytime.task_values(values).items(),
+                                                key=lambda kv: (order.get(kv[0][0], 9), kv[0][0], kv[0][1])):
+        if b not in budgets:
+            continue
+        note = f"left out (not run to {b} evaluations on every task): {', '.join(dropped)}" if dropped else ""
+        methods = sorted(frame["method"].unique()) if len(frame) else []
+        candidate = "mathnas" if any(m.startswith("mathnas") for m in methods) and \
+            not all(m.startswith("mathnas") for m in methods) else None
+        try:
+            rep = stats.analyze(frame, higher_is_better=False, candidate=candidate,
+                                metric=f"penalised regret @{b} [{regime}]")
+        except HarnessError as e:
+            sections.append(StatsSection(regime, b, None, f"{e}" + (f"; {note}" if note else "")))
+            continue
+        sec = StatsSection(regime, b, rep, note)
+        if figures:
+            png, svg = rep.cd_diagram(out / "figures" / f"cd-{regime}-b{b}", title=f"{regime} @{b}")
+            sec.figure = Figure(f"cd-{regime}-b{b}", f"Critical-difference diagram (Nemenyi, alpha 0.05): "
+                                f"penalised regret @{b} [hardware: {regime}]", png, svg)
+        sections.append(sec)
+    return sections
+
+
+def build_report(results: str | Path, out: str | Path, figures: bool = True, progress: bool = False) -> ReportResult:
+    bar = tqdm(total=4, desc="report", unit="step", file=sys.stderr, disable=None if progress else True)
+    bar.set_postfix_str("reading the store")
     store = ResultStore(results)
     frame = store.read()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    bar.update()
+    bar.set_postfix_str("tables")
+    out = ensure_dir(out, "report folder")
     files: list[Path] = []
-    boards = all_boards(frame)
-    head = headline(boards)
+    r = anytime.runs(frame)
+    budgets = anytime.planned_budgets(r)
+    head_board = anytime.headline_board(frame, r=r)
+    boards = ([head_board] if head_board else []) + anytime.equal_budget_boards(frame, r=r) + \
+        anytime.aurc_board(r) + all_boards(frame)
+    head = head_board or headline(boards)
+    values = anytime.at_budgets(frame, budgets, r=r)
+    sections = stats_sections(values, budgets, out, figures)
+    card = protocol.card(frame, store.protocols())
 
     # tables ------------------------------------------------------------------------------------------------
-    (out / "tables").mkdir(exist_ok=True)
+    ensure_dir(out / "tables", "report folder")
     for b in boards:
         _write(out / "tables" / f"{b.name}.md", b.markdown() + "\n", files)
         _write(out / "tables" / f"{b.name}.tex", b.latex(), files)
     long = pd.concat([b.long_frame() for b in boards], ignore_index=True) if boards else pd.DataFrame()
     _write(out / "leaderboards.csv", long.to_csv(index=False), files)
     _write(out / "leaderboards.tex", "\n".join(b.latex() for b in boards), files)
+    for sec in sections:
+        if sec.report is not None:
+            stem = f"stats-{sec.regime}-b{sec.budget}"
+            _write(out / "tables" / f"{stem}.md", f"**{sec.title}**\n\n{sec.report.markdown()}", files)
+            _write(out / "tables" / f"{stem}.tex", sec.report.latex(), files)
+            _write(out / "tables" / f"{stem}.html", sec.report.html(), files)
+    _write(out / "protocol.md", protocol.to_markdown(card), files)
     claims = claims_rows(frame)
     if claims is not None:
         _write(out / "claims.md", claims_markdown(claims) + "\n", files)
@@ -81,7 +153,12 @@ def build_report(results: str | Path, out: str | Path, figures: bool = True) -> 
         _write(out / "failures.csv", failed[cols].to_csv(index=False), files)
 
     # figures -----------------------------------------------------------------------------------------------
-    figs = all_figures(frame, out / "figures") if figures else []
+    bar.update()
+    bar.set_postfix_str("figures")
+    figs = (anytime.curve_figures(r, out / "figures") + all_figures(frame, out / "figures")) if figures else []
+    figs += [sec.figure for sec in sections if sec.figure is not None]
+    bar.update()
+    bar.set_postfix_str("pages")
     for f in figs:
         files += [f.png, f.svg]
 
@@ -91,6 +168,10 @@ def build_report(results: str | Path, out: str | Path, figures: bool = True) -> 
     md = ["# mathnas-bench report", "", f"Result store `{Path(results).resolve()}`: {len(frame)} cells ({count_text}).",
           ""]
     md += [b.markdown() + "\n" for b in boards]
+    for sec in sections:
+        md += [f"### {sec.title}", ""] + ([sec.report.markdown()] if sec.report else []) + \
+            ([sec.note, ""] if sec.note else [])
+    md += [protocol.to_markdown(card), ""]
     if claims is not None:
         md += ["**Paper claims**", "", claims_markdown(claims), ""]
     else:
@@ -108,6 +189,15 @@ def build_report(results: str | Path, out: str | Path, figures: bool = True) -> 
         body.append(f"<p class='fail'>{len(failed)} failed cells (see failures.csv).</p>")
     body.append("<h2>Leaderboards</h2>")
     body += [b.html() for b in boards]
+    if sections:
+        body.append("<h2>Statistics across tasks</h2>")
+    for sec in sections:
+        body.append(f"<h3>{html.escape(sec.title)}</h3>")
+        if sec.report is not None:
+            body.append(sec.report.html())
+        if sec.note:
+            body.append(f"<p class='note'>{html.escape(sec.note)}</p>")
+    body.append(protocol.to_html(card))
     if claims is not None:
         body.append("<h2>Paper claims</h2><table><thead><tr>" +
                     "".join(f"<th>{c}</th>" for c in CLAIMS_COLUMNS) + "</tr></thead><tbody>")
@@ -124,4 +214,6 @@ def build_report(results: str | Path, out: str | Path, figures: bool = True) -> 
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>mathnas-bench report</title>"
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>")
     _write(out / "index.html", page, files)
+    bar.update()
+    bar.close()
     return ReportResult(out, out / "index.html", out / "report.md", head.markdown() if head else "", files)

@@ -161,7 +161,10 @@ def regret_budget_figure(frame: pd.DataFrame, out: Path) -> list[Figure]:
     rows = _search_frame(frame)
     if rows.empty or "queries" not in rows:
         return []
-    rows = rows.assign(_row=rows["label"].astype(str), _b=rows["budget"].fillna(-1))
+    regime = rows["regime"].fillna("free") if "regime" in rows else pd.Series("free", index=rows.index)
+    several = regime.nunique() > 1
+    rows = rows.assign(_row=rows["label"].astype(str) + (" [" + regime + "]" if several else ""),
+                       _b=rows["budget"].fillna(-1))
     datasets = _order(rows["dataset"])
     methods = sorted(_order(rows["_row"]))
     fig, axes = _grid(len(datasets), 3.6, 3.0)

@@ -1,9 +1,12 @@
 """`mathnas-bench regress RESULTS_DIR --baseline FILE [--update]`: the regression gate of `tox -e bench`.
 
 Each metric of the run (means over seeds, from the result store only) is compared with the committed
-baseline. Quality may not drop beyond a tolerance (Kendall tau, regret, feasibility, solver agreement);
-time may not grow beyond a generous factor (machines differ). A baseline metric the run lacks, and any
-failed cell, is a regression too. `--update` rewrites the baseline from this run, on purpose.
+baseline. Quality may not drop beyond a tolerance (Kendall tau, regret, feasibility, solver agreement,
+regret at equal budgets and average ranks across tasks, per hardware regime); time may not grow beyond a
+generous factor (machines differ). A baseline metric the run lacks, and any failed cell, is a regression too.
+The gate refuses to pass on a baseline it cannot compare: NaN values or tolerances, or a baseline of
+another suite (the suites' sha256 recorded in the store differ, or too few metrics are shared), which it
+says in one line instead of listing every metric. `--update` rewrites the baseline from this run, on purpose.
 """
 from __future__ import annotations
 
@@ -15,11 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.errors import HarnessError
-from harness.store import ResultStore, atomic_write_bytes
-from reports.tables import _search_frame, method_name, ok_rows, solver_records
+from core.errors import HarnessError
+from core.files import atomic_write_bytes
+from harness.store import ResultStore
+from reports import anytime
+from reports.stats import rank_methods
+from reports.tables import _search_frame, by_regime, method_name, ok_rows, solver_records
 
 BASELINE_VERSION = 1
+SHARED_AT_LEAST = 0.5    # a baseline sharing fewer of its metrics with the run is of another suite
 # kind -> (direction, tolerance). "higher": may drop by at most tol; "lower": may rise by at most tol;
 # "time": may grow to factor x baseline + slack seconds.
 TOLERANCES = {
@@ -28,6 +35,7 @@ TOLERANCES = {
     "feasibility": {"direction": "higher", "tol": 0.05},   # share of results
     "agreement": {"direction": "higher", "tol": 0.0},      # solvers must keep agreeing with enumeration
     "time": {"direction": "time", "factor": 5.0, "slack": 2.0},
+    "rank": {"direction": "lower", "tol": 0.75},            # average rank across tasks (1 = best)
 }
 
 
@@ -42,25 +50,13 @@ def _mean(x) -> float:
     return float(x.mean()) if len(x) else float("nan")
 
 
-def _machine_dependent(device: str) -> bool:
-    """Devices measured live on this machine (kind "local"): their numbers differ between machines."""
-    from devices.profiles import get_profile
-    from harness.errors import HarnessError
-
-    try:
-        return get_profile(device).kind == "local"
-    except HarnessError:
-        return False
-
-
 def run_metrics(frame: pd.DataFrame) -> dict[str, dict]:
     """metric name -> {"value", "kind"}: the numbers the gate compares (means over seeds).
 
     Quality on live-measured devices (local-cpu) is left out: it depends on the machine."""
     out: dict[str, dict] = {}
-    if "device" in frame.columns:
-        local = {d for d in frame["device"].dropna().unique() if _machine_dependent(d)}
-        frame = frame[~frame["device"].isin(local)]
+    if "device_live" in frame.columns:
+        frame = frame[~frame["device_live"].astype("boolean").fillna(False).astype(bool)]
 
     def put(name, value, kind):
         if value is not None and not (isinstance(value, float) and math.isnan(value)):
@@ -75,13 +71,24 @@ def run_metrics(frame: pd.DataFrame) -> dict[str, dict]:
                 if col in g:
                     put(f"predict/{m}/{ds}/{dev}/{metric}_tau", _mean(g[col]), "tau")
             put(f"time/predict/{m}/{ds}/{dev}", g["fit_seconds"].sum(), "time")
-    search = _search_frame(frame)
-    if not search.empty:
+    for regime, search, _ in by_regime(_search_frame(frame)):
+        at = "" if regime == "free" else f"@{regime}"
         search = search.assign(_m=method_name(search))
         for (m, ds, dev), g in search.groupby(["_m", "dataset", "device"]):
-            put(f"search/{m}/{ds}/{dev}/regret", _mean(g["regret_feasible"]), "regret")
-            put(f"search/{m}/{ds}/{dev}/feasible", _mean(g["feasible_rate"]), "feasibility")
-            put(f"time/search/{m}/{ds}/{dev}", g["search_seconds"].sum(), "time")
+            put(f"search{at}/{m}/{ds}/{dev}/regret", _mean(g["regret_feasible"]), "regret")
+            put(f"search{at}/{m}/{ds}/{dev}/feasible", _mean(g["feasible_rate"]), "feasibility")
+            put(f"time/search{at}/{m}/{ds}/{dev}", g["search_seconds"].sum(), "time")
+    r = anytime.runs(frame)
+    values = anytime.at_budgets(frame, anytime.planned_budgets(r), r=r)
+    if not values.empty:
+        for (regime, m, b, ds), g in values.groupby(["regime", "label", "budget", "dataset"]):
+            put(f"anytime/{regime}/{m}/@{b}/{ds}/regret", _mean(g["regret"]), "regret")
+            put(f"anytime/{regime}/{m}/@{b}/{ds}/feasible", _mean(g["feasible"].astype(float)), "feasibility")
+        for (regime, b), (tasks, _) in anytime.task_values(values).items():
+            if tasks["method"].nunique() >= 2 and tasks["task"].nunique() >= 2:
+                ranks = rank_methods(tasks, higher_is_better=False)
+                for m, avg in ranks.average.items():
+                    put(f"rank/{regime}/@{b}/{m}", avg, "rank")
     recs = solver_records(frame)
     if not recs.empty:
         for (b, fam), g in recs.groupby(["backend", "family"]):
@@ -120,7 +127,12 @@ def _dump(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
 def load_baseline(path: Path) -> dict:
+    """A baseline that can be compared, or one error line saying why not (NaN values or tolerances included)."""
     if not path.is_file():
         raise HarnessError(f"{path}: no baseline file (create it with `mathnas-bench regress RESULTS --baseline "
                            f"{path} --update`)")
@@ -134,7 +146,38 @@ def load_baseline(path: Path) -> dict:
         if not isinstance(m, dict) or m.get("kind") not in TOLERANCES or not isinstance(m.get("value"), (int, float)):
             raise HarnessError(f"{path}: metrics[{name!r}] must be {{'value': number, 'kind': one of "
                                f"{', '.join(TOLERANCES)}}}")
+    bad = [n for n, m in base["metrics"].items() if not _finite(m["value"])]
+    if bad:
+        raise HarnessError(f"{path}: {len(bad)} baseline value(s) are not finite numbers (e.g. {bad[0]!r} = "
+                           f"{base['metrics'][bad[0]]['value']}); nothing can be compared with them: regenerate the "
+                           f"baseline with --update")
+    tolerances = base.get("tolerances", {})
+    if not isinstance(tolerances, dict):
+        raise HarnessError(f"{path}: tolerances must be a table of kind -> settings")
+    for kind, t in tolerances.items():
+        numbers = {k: v for k, v in (t.items() if isinstance(t, dict) else []) if k != "direction"}
+        if not isinstance(t, dict) or not numbers or not all(_finite(v) for v in numbers.values()):
+            raise HarnessError(f"{path}: tolerances[{kind!r}] = {t!r}: every tolerance must be a finite number")
     return base
+
+
+def _suite_of(store: ResultStore) -> list[dict]:
+    return [{"suite": p.get("suite"), "suite_sha256": p.get("suite_sha256")} for p in store.protocols()]
+
+
+def _other_suite(base: dict, suites: list[dict], metrics: dict) -> str | None:
+    """Why the baseline cannot be compared with this run (another suite), else None."""
+    sha = base.get("suite_sha256")
+    if sha and suites and sha not in {s["suite_sha256"] for s in suites}:
+        ran = ", ".join(f"{s['suite']} (sha256 {str(s['suite_sha256'])[:12]})" for s in suites)
+        return (f"the suites differ: the baseline is of suite {base.get('suite')!r} (sha256 {sha[:12]}), this store "
+                f"holds {ran}; run the baseline's suite, or take a new baseline with --update")
+    shared = len(set(base["metrics"]) & set(metrics))
+    if shared < SHARED_AT_LEAST * len(base["metrics"]):
+        return (f"the suites differ: the run has only {shared} of the baseline's {len(base['metrics'])} metrics "
+                f"(baseline of suite {base.get('suite') or base.get('source')!r}); run the baseline's suite, or take "
+                f"a new baseline with --update")
+    return None
 
 
 def regress(results: str | Path, baseline: str | Path, update: bool = False) -> Outcome:
@@ -152,7 +195,10 @@ def regress(results: str | Path, baseline: str | Path, update: bool = False) -> 
                 old_tol = json.loads(path.read_text()).get("tolerances", {})
             except (json.JSONDecodeError, AttributeError):
                 old_tol = {}
+        suites = _suite_of(store)
         doc = {"version": BASELINE_VERSION, "source": str(Path(results).name),
+               "suite": suites[-1]["suite"] if len(suites) == 1 else None,
+               "suite_sha256": suites[-1]["suite_sha256"] if len(suites) == 1 else None,
                "cells": int(len(frame)), "tolerances": {**TOLERANCES, **old_tol},
                "metrics": dict(sorted(metrics.items()))}
         atomic_write_bytes(path, _dump(doc).encode())
@@ -162,6 +208,9 @@ def regress(results: str | Path, baseline: str | Path, update: bool = False) -> 
         return Outcome(True, lines)
     base = load_baseline(path)
     tolerances = {**TOLERANCES, **base.get("tolerances", {})}
+    other = _other_suite(base, _suite_of(store), metrics)
+    if other:
+        return Outcome(False, [f"REGRESSION: cannot compare with {path}: {other}"])
     problems = []
     for name, b in base["metrics"].items():
         line = _compare(name, b, metrics.get(name), tolerances)

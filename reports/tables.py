@@ -1,7 +1,7 @@
 """Leaderboards from a result store: mean and 95% bootstrap CI over seeds, best in bold.
 
 One `Board` = rows (methods, or solver backends) x columns (datasets / devices / families), every cell a
-`harness.metrics.summarize` over seeds. Rendered as Markdown, LaTeX (booktabs), CSV and HTML.
+`core.metrics.summarize` over seeds. Rendered as Markdown, LaTeX (booktabs), CSV and HTML.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from harness.metrics import summarize
+from core.metrics import summarize
 
 PREDICT_METRICS = ("accuracy", "latency", "energy")
 
@@ -30,13 +30,17 @@ class Board:
     digits: int = 3
     extra: dict = field(default_factory=dict)  # column -> {row: text}: plain columns after the summaries
     row_header: str = "method"
+    annot: dict = field(default_factory=dict)  # (row, column) -> text after the summary, e.g. " (80%)"
+    blank: bool = False                        # a missing cell is blank (never reached), not "—"
+    footer: str = ""                           # a line under the table (markers, definitions)
+    reference: list = field(default_factory=list)  # rows that are not methods (noise ceilings): never bold
 
     def best(self) -> dict[str, str]:
         """column -> row with the best mean (ties: all of them are bold)."""
         out = {}
         for c in self.columns:
             means = {r: self.cells[(r, c)]["mean"] for r in self.rows if (r, c) in self.cells
-                     and not math.isnan(self.cells[(r, c)]["mean"])}
+                     and r not in self.reference and not math.isnan(self.cells[(r, c)]["mean"])}
             if means:
                 target = max(means.values()) if self.higher_is_better else min(means.values())
                 out[c] = {r for r, m in means.items() if round(m, self.digits) == round(target, self.digits)}
@@ -51,6 +55,13 @@ class Board:
             text += f" [{s['ci_low']:.{d}f}, {s['ci_high']:.{d}f}]"
         return text
 
+    def text(self, r, c) -> str:
+        """A cell as plain text: the summary and its annotation; blank when absent on a `blank` board."""
+        if (r, c) not in self.cells and (self.blank or (r, c) not in self.annot):
+            return "" if self.blank else "—"
+        s = self.cells.get((r, c))
+        return (self.fmt(s) if s is not None else "—") + self.annot.get((r, c), "")
+
     # renderers ---------------------------------------------------------------------------------------
     def markdown(self) -> str:
         best = self.best()
@@ -60,10 +71,12 @@ class Board:
         for r in self.rows:
             cells = []
             for c in self.columns:
-                text = self.fmt(self.cells.get((r, c)))
+                text = self.text(r, c)
                 cells.append(f"**{text}**" if r in best.get(c, ()) else text)
             cells += [self.extra[e].get(r, "—") for e in self.extra]
             lines.append("| " + " | ".join([r] + cells) + " |")
+        if self.footer:
+            lines += ["", self.footer]
         return "\n".join(lines)
 
     def latex(self) -> str:
@@ -77,14 +90,15 @@ class Board:
 
         def cell(r, c):
             s = self.cells.get((r, c))
+            note = esc(self.annot.get((r, c), ""))
             if s is None or math.isnan(s["mean"]):
-                return "--"
+                return "" if self.blank and s is None and not note else "--" + note
             d = self.digits
             mean = f"{s['mean']:.{d}f}"
             mean = rf"\textbf{{{mean}}}" if r in best.get(c, ()) else mean
             if s["n"] > 1:
                 mean += rf" {{\scriptsize[{s['ci_low']:.{d}f}, {s['ci_high']:.{d}f}]}}"
-            return mean
+            return mean + note
 
         head = [self.row_header] + self.columns + list(self.extra)
         lines = [r"% " + esc(self.title), r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}", r"\toprule",
@@ -93,6 +107,8 @@ class Board:
             cells = [cell(r, c) for c in self.columns] + [esc(self.extra[e].get(r, "--")) for e in self.extra]
             lines.append(" & ".join([esc(r)] + cells) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}"]
+        if self.footer:
+            lines.append(r"% " + esc(self.footer))
         return "\n".join(lines) + "\n"
 
     def long_frame(self) -> pd.DataFrame:
@@ -110,11 +126,13 @@ class Board:
         for r in self.rows:
             tds = [f"<th>{html.escape(r)}</th>"]
             for c in self.columns:
-                text = html.escape(self.fmt(self.cells.get((r, c))))
+                text = html.escape(self.text(r, c))
                 tds.append(f"<td><b>{text}</b></td>" if r in best.get(c, ()) else f"<td>{text}</td>")
             tds += [f"<td>{html.escape(self.extra[e].get(r, '—'))}</td>" for e in self.extra]
             out.append("<tr>" + "".join(tds) + "</tr>")
         out.append("</tbody></table>")
+        if self.footer:
+            out.append(f"<p class='note'>{html.escape(self.footer)}</p>")
         return "\n".join(out)
 
 
@@ -138,17 +156,13 @@ def method_name(frame: pd.DataFrame) -> pd.Series:
 
 
 def _order(values) -> list[str]:
-    """Distinct values in a stable order: datasets in harness.data order, the rest sorted."""
-    from harness.data import DATASETS
-
-    rank = {d: i for i, d in enumerate(DATASETS)}
-
+    """Distinct values in a stable natural order ("random @25" before "random @100", cifar10 before cifar100)."""
     def key(v):
         text = str(v)
         name, _, budget = text.rpartition(" @")
-        if name and budget.isdigit():  # "random @25" before "random @100"
-            return rank.get(v, len(rank)), name, int(budget)
-        return rank.get(v, len(rank)), text, -1
+        if name and budget.isdigit():
+            return name, int(budget)
+        return text, -1
 
     return sorted(dict.fromkeys(values), key=key)
 
@@ -169,23 +183,62 @@ def _board(frame: pd.DataFrame, value: str, column_of, name: str, title: str, hi
     return Board(name, title, higher, cells, _order(f["_row"]), _order(f["_col"]), note=note, digits=digits)
 
 
+NOISE_PREDICT = "seed-to-seed (noise ceiling)"
+NOISE_SEARCH = "pick by one seed (noise floor)"
+
+
+def regimes(rows: pd.DataFrame) -> list[str]:
+    """The hardware regimes of some rows, free first (rows before regimes existed are free)."""
+    if rows.empty:
+        return []
+    found = set(rows["regime"].fillna("free")) if "regime" in rows else {"free"}
+    return [r for r in ("free", "charged", "blind") if r in found] + sorted(found - {"free", "charged", "blind"})
+
+
+def by_regime(rows: pd.DataFrame):
+    """(regime, its rows, board-name suffix): boards of the free regime keep their plain names."""
+    for regime in regimes(rows):
+        found = rows["regime"].fillna("free") if "regime" in rows else pd.Series("free", index=rows.index)
+        sub = rows[found == regime]
+        yield regime, sub, "" if regime == "free" else f"-{regime}"
+
+
+def hardware_caption(regime: str) -> str:
+    return f"hardware: {regime}"
+
+
+def _noise_row(board: Board, rows: pd.DataFrame, column_of, value: str, label: str) -> None:
+    """A row with the task's seed-noise ceiling (no CI: a property of the benchmark, not of a run)."""
+    if board is None or value not in rows or rows[value].isna().all():
+        return
+    f = rows.assign(_col=column_of(rows), _v=pd.to_numeric(rows[value], errors="coerce")).dropna(subset=["_v"])
+    for c, g in f.groupby("_col"):
+        x = g.drop_duplicates(subset=[k for k in ("space", "dataset", "device", "limit_label") if k in g])["_v"]
+        board.cells[(label, c)] = {**summarize(x.to_numpy()), "n": 1}
+    board.rows.append(label)
+    board.reference.append(label)
+
+
 def predict_boards(frame: pd.DataFrame) -> list[Board]:
-    rows = ok_rows(frame, "predict")
     out = []
-    for metric in PREDICT_METRICS:
-        col = f"{metric}.kendall_tau"
-        b = _board(rows, col, lambda f: f["dataset"], f"predict-{metric}-tau",
-                   f"Predict: Kendall tau of {metric} (higher is better)", True,
-                   note="mean over devices per seed; 95% bootstrap CI over seeds")
-        if b:
-            out.append(b)
-        for dataset in _order(rows["dataset"]) if not rows.empty else []:
-            sub = rows[rows["dataset"] == dataset]
-            b = _board(sub, col, lambda f: f["device"], f"predict-{metric}-tau-{dataset}",
-                       f"Predict: Kendall tau of {metric} on {dataset}, per device", True,
-                       note="95% bootstrap CI over seeds")
+    for regime, rows, sfx in by_regime(ok_rows(frame, "predict")):
+        hw = hardware_caption(regime)
+        for metric in PREDICT_METRICS:
+            col = f"{metric}.kendall_tau"
+            b = _board(rows, col, lambda f: f["dataset"], f"predict-{metric}-tau{sfx}",
+                       f"Predict: Kendall tau of {metric} (higher is better) [{hw}]", True,
+                       note="mean over devices per seed; 95% bootstrap CI over seeds")
+            if b and metric == "accuracy":
+                _noise_row(b, rows, lambda f: f["dataset"], "noise.seed_tau", NOISE_PREDICT)
             if b:
                 out.append(b)
+            for dataset in _order(rows["dataset"]):
+                sub = rows[rows["dataset"] == dataset]
+                b = _board(sub, col, lambda f: f["device"], f"predict-{metric}-tau-{dataset}{sfx}",
+                           f"Predict: Kendall tau of {metric} on {dataset}, per device [{hw}]", True,
+                           note="95% bootstrap CI over seeds")
+                if b:
+                    out.append(b)
     return out
 
 
@@ -209,30 +262,31 @@ def _rate_column(rows: pd.DataFrame, board: Board) -> None:
 
 
 def search_boards(frame: pd.DataFrame) -> list[Board]:
-    rows = _search_frame(frame)
-    if rows.empty:
-        return []
     out = []
-    b = _board(rows, "regret_feasible", lambda f: f["dataset"], "search-regret",
-               "Search: regret = true optimum - true accuracy found, in points (lower is better)", False,
-               note="feasible results only (infeasible ones count in 'feasible'); mean over devices and limits per "
-                    "seed; 95% bootstrap CI over seeds", digits=2)
-    if b:
-        _rate_column(rows, b)
-        out.append(b)
-    b = _board(rows, "feasible_rate", lambda f: f["dataset"], "search-feasible",
-               "Search: share of results feasible under the true limits (higher is better)", True, digits=2,
-               note="mean over devices and limits per seed")
-    if b:
-        out.append(b)
-    for dataset in _order(rows["dataset"]):
-        sub = rows[rows["dataset"] == dataset]
-        b = _board(sub, "regret_feasible", lambda f: f["device"], f"search-regret-{dataset}",
-                   f"Search regret on {dataset}, per device (lower is better)", False, digits=2,
-                   note="feasible results only; mean over limits per seed")
+    for regime, rows, sfx in by_regime(_search_frame(frame)):
+        hw = hardware_caption(regime)
+        b = _board(rows, "regret_feasible", lambda f: f["dataset"], f"search-regret{sfx}",
+                   f"Search: regret = true optimum - true accuracy found, in points (lower is better) [{hw}]", False,
+                   note="feasible results only (infeasible ones count in 'feasible'); mean over devices and limits "
+                        "per seed; 95% bootstrap CI over seeds", digits=2)
         if b:
-            _rate_column(sub, b)
+            _rate_column(rows, b)
+            _noise_row(b, rows, lambda f: f["dataset"], "noise.seed_regret", NOISE_SEARCH)
             out.append(b)
+        b = _board(rows, "feasible_rate", lambda f: f["dataset"], f"search-feasible{sfx}",
+                   f"Search: share of results feasible under the true limits (higher is better) [{hw}]", True,
+                   digits=2, note="mean over devices and limits per seed")
+        if b:
+            out.append(b)
+        for dataset in _order(rows["dataset"]):
+            sub = rows[rows["dataset"] == dataset]
+            b = _board(sub, "regret_feasible", lambda f: f["device"], f"search-regret-{dataset}{sfx}",
+                       f"Search regret on {dataset}, per device (lower is better) [{hw}]", False, digits=2,
+                       note="feasible results only; mean over limits per seed")
+            if b:
+                _rate_column(sub, b)
+                _noise_row(b, sub, lambda f: f["device"], "noise.seed_regret", NOISE_SEARCH)
+                out.append(b)
     return out
 
 

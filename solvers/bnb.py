@@ -28,6 +28,7 @@ from dataclasses import replace
 import numpy as np
 
 from solvers.milp import MIP_GAP, MILPModel, RawResult, dominated_choices, knapsack_cuts, run_milp
+from core.protocols import SolverBackend
 from solvers.problem import ChoiceProblem, Solution
 
 DEFAULT_RATIO = "dinkelbach"  # measured faster on the MathNAS NB201 ILPs (see benchmarks/bench_solvers.py)
@@ -191,3 +192,6 @@ def solve_bnb(problem: ChoiceProblem, time_limit: float | None = 60.0, **options
     cuts (root knapsack cuts, default True)."""
     return run_milp(problem, "bnb", _raw, time_limit, default_ratio=DEFAULT_RATIO,
                     allowed_options=("node_limit", "cuts"), **options)
+
+
+backend = SolverBackend("bnb", solve=solve_bnb, available=available, description="our own LP-based branch-and-bound (scipy linprog)")

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from solvers.milp import MIP_GAP, MILPModel, RawResult, run_milp
+from core.protocols import SolverBackend
 from solvers.problem import ChoiceProblem, Solution
 
 DEFAULT_RATIO = "dinkelbach"  # measured faster on the MathNAS NB201 ILPs (see benchmarks/bench_solvers.py)
@@ -84,3 +85,6 @@ def _raw(model: MILPModel, time_limit: float, hint=None, threads=None, verbose=F
 
 def solve_cbc(problem: ChoiceProblem, time_limit: float | None = 60.0, **options) -> Solution:
     return run_milp(problem, "cbc", _raw, time_limit, default_ratio=DEFAULT_RATIO, **options)
+
+
+backend = SolverBackend("cbc", solve=solve_cbc, available=available, description="COIN-OR CBC through PuLP")

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from solvers.milp import MILPModel, RawResult, run_milp
+from core.protocols import SolverBackend
 from solvers.problem import ChoiceProblem, Solution
 
 DEFAULT_RATIO = "dinkelbach"
@@ -123,3 +124,6 @@ def _raw(model: MILPModel, time_limit: float, hint=None, threads=None, verbose=F
 def solve_cpsat(problem: ChoiceProblem, time_limit: float | None = 60.0, **options) -> Solution:
     return run_milp(problem, "cpsat", _raw, time_limit, default_ratio=DEFAULT_RATIO,
                     ratio_methods=("dinkelbach",), **options)
+
+
+backend = SolverBackend("cpsat", solve=solve_cpsat, available=available, description="OR-Tools CP-SAT (integer scaling, exact re-check)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from solvers.milp import MIP_GAP, MILPModel, RawResult, run_milp
+from core.protocols import SolverBackend
 from solvers.problem import ChoiceProblem, Solution
 
 DEFAULT_RATIO = "dinkelbach"  # measured faster on the MathNAS NB201 ILPs (see benchmarks/bench_solvers.py)
@@ -86,3 +87,6 @@ def solve_gurobi(problem: ChoiceProblem, time_limit: float | None = 60.0, **opti
     """Ratio objectives default to Dinkelbach, whose models are half the size of Charnes-Cooper's
     (which matters under the size-limited licence) and measured faster on the NB201 ILPs."""
     return run_milp(problem, "gurobi", _raw, time_limit, default_ratio=DEFAULT_RATIO, **options)
+
+
+backend = SolverBackend("gurobi", solve=solve_gurobi, available=available, description="Gurobi (gurobipy matrix API; pip wheel's size-limited licence)")

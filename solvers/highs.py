@@ -6,6 +6,7 @@ import contextlib
 import numpy as np
 
 from solvers.milp import MIP_GAP, MILPModel, RawResult, quiet_stdout, run_milp
+from core.protocols import SolverBackend
 from solvers.problem import ChoiceProblem, Solution
 
 DEFAULT_RATIO = "dinkelbach"  # measured faster on the MathNAS NB201 ILPs (see benchmarks/bench_solvers.py)
@@ -40,3 +41,6 @@ def _raw(model: MILPModel, time_limit: float, hint=None, threads=None, verbose=F
 
 def solve_highs(problem: ChoiceProblem, time_limit: float | None = 60.0, **options) -> Solution:
     return run_milp(problem, "highs", _raw, time_limit, default_ratio=DEFAULT_RATIO, **options)
+
+
+backend = SolverBackend("highs", solve=solve_highs, available=available, description="HiGHS through scipy.optimize.milp")

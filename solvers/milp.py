@@ -7,7 +7,7 @@ Every MILP backend (gurobi, cbc, cpsat, scip, highs, bnb) is thin: it receives a
 Variables  x_ij in {0,1} for node i, choice j, flattened node by node (`offsets[i] + j`).
 Rows       row_lb <= A z <= row_ub, one sparse matrix:
            - one choice per node:             sum_j x_ij = 1
-           - Eq. 9 skip ordering (i >= skip_from, last choice = skip):  x_i,skip - x_i+1,skip <= 0
+           - Eq. 9 skip ordering, for consecutive nodes i, k of a skip group:  x_i,skip_i - x_k,skip_k <= 0
            - each resource limit, shifted by the per-node minimum (exact, because exactly one choice per
              node is taken) and normalised to max coefficient 1; its right-hand side carries the same
              tolerance `problem.feasible` grants (1e-9 * max(1, |rhs|)), so every exactly-feasible code is
@@ -48,7 +48,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import scipy.sparse as sp
 
-from harness.errors import HarnessError
+from core.codes import skip_pairs
+from core.errors import HarnessError
 from solvers.problem import ChoiceProblem, Solution
 
 RATIO_METHODS = ("charnes-cooper", "dinkelbach")
@@ -195,11 +196,10 @@ def _base(problem: ChoiceProblem, nvars: int):
     # one choice per node
     rows.append(node.copy()); cols.append(np.arange(nx)); vals.append(np.ones(nx))
     lo += [1.0] * m; hi += [1.0] * m; kinds += ["choice"] * m; r += m
-    # Eq. 9 skip ordering
-    if problem.skip_from is not None:
-        for i in range(problem.skip_from, m - 1):
-            rows.append(np.array([r, r])); cols.append(np.array([offsets[i + 1] - 1, offsets[i + 2] - 1]))
-            vals.append(np.array([1.0, -1.0])); lo.append(-np.inf); hi.append(0.0); kinds.append("skip"); r += 1
+    # Eq. 9 skip ordering: skipping node i forces skipping the next node k of its group
+    for i, si, k, sk in skip_pairs(problem.skip_groups, problem.skip_choice):
+        rows.append(np.array([r, r])); cols.append(np.array([offsets[i] + si, offsets[k] + sk]))
+        vals.append(np.array([1.0, -1.0])); lo.append(-np.inf); hi.append(0.0); kinds.append("skip"); r += 1
     x_ub = np.ones(nx)
     # resource limits: shift by per-node minimum, fix choices that break the limit alone, normalise
     for con in problem.constraints:
@@ -412,8 +412,9 @@ def greedy_code(problem: ChoiceProblem) -> np.ndarray | None:
         score = num - lam_hat * _flat(problem.den)
     else:
         score = num.copy()
-    if problem.skip_from is not None:   # never pick a skip choice: depth stays valid
-        score[off[1:][problem.skip_from:] - 1] = -np.inf
+    skips = [off[i] + c for i, c in enumerate(problem.skip_choice) if c is not None]
+    if skips:                           # never pick a skip choice: depth stays valid
+        score[np.array(skips, dtype=np.int64)] = -np.inf
     cost = np.zeros_like(score)
     for c in problem.constraints:
         a = _flat(c.coeffs)
@@ -570,14 +571,14 @@ class _Run:
         code = self.best_code
         obj = None if code is None else float(self.best_obj)
         if status in ("optimal", "feasible") and code is None:
-            status, reason = "unavailable", reason or "solver returned no usable code"
+            status, reason = "error", reason or "solver returned no usable code"
         gap = None
         if obj is not None:
             if status == "optimal":
                 gap = 0.0
             elif bound is not None and np.isfinite(bound):
                 gap = max(0.0, (bound - obj) / max(abs(obj), 1e-12))
-        if status in ("infeasible", "unavailable"):
+        if status in ("infeasible", "unavailable", "error"):
             code, obj = None, None
         extra = {"calls": self.calls, "repairs": self.repairs, **self.extra}
         return Solution(code, obj, status, seconds, self.backend, gap=gap, reason=reason,
@@ -585,8 +586,8 @@ class _Run:
 
 
 def _status_of(res: RawResult, code, run: _Run) -> str:
-    if res.status == "error":
-        return "feasible" if code is not None or run.best_code is not None else "unavailable"
+    if res.status == "error":  # a crash: the best exact code so far, else the error with its message
+        return "feasible" if code is not None or run.best_code is not None else "error"
     if res.status == "infeasible" and run.best_code is not None:
         # a solver stopped early (e.g. CBC on its time limit) may say "infeasible" although an exactly
         # feasible code is known: never report that as infeasible
@@ -634,7 +635,7 @@ def _dinkelbach(problem: ChoiceProblem, run: _Run) -> Solution:
         res, code, model = run.solve_model(dk.model(lam, base), hint=run.best_code)
         base = model.with_objective(base.c, base.c0, 1.0)  # keep any no-good cuts for later steps
         status = _status_of(res, code, run)
-        if status == "unavailable" or (status == "infeasible" and run.best_code is None):
+        if status in ("unavailable", "error") or (status == "infeasible" and run.best_code is None):
             return run.finish(status, res.reason)
         if code is None or status != "optimal":
             bound = None

@@ -4,8 +4,10 @@ maximise   (num_const + sum_i num[i][x_i]) / (den_const + sum_i den[i][x_i])   (
        or   num_const + sum_i num[i][x_i]                                          (linear, den is None)
 subject to  c.const + sum_i c.coeffs[i][x_i] <= c.rhs   for every constraint c
             exactly one choice per node
-            Eq. 9 (variable depth, when skip_from is set): for nodes i >= skip_from the LAST choice of
-            node i is "skip this node", and once node i is skipped every later node is skipped too.
+            Eq. 9 (variable depth): in each skip group (nodes in network order) a skipped node's later
+            group-mates are skipped too; `skip_choice[i]` is node i's "skip" choice. `skip_from=s` is the
+            shorthand for one group (s, ..., m-1) whose LAST choices are the skips. After construction
+            `skip_groups`/`skip_choice` always hold the normalised structure (empty without variable depth).
 """
 from __future__ import annotations
 
@@ -14,25 +16,13 @@ from math import prod
 
 import numpy as np
 
-from harness.errors import HarnessError
-
-STATUSES = ("optimal", "feasible", "infeasible", "time_limit", "unavailable")
+from core.codes import depth_valid, skip_structure
+from core.errors import HarnessError
+from core.protocols import SOLVER_STATUSES as STATUSES
 
 
 def _as_blocks(blocks) -> tuple[np.ndarray, ...]:
     return tuple(np.asarray(b, dtype=np.float64).reshape(-1) for b in blocks)
-
-
-def depth_valid(codes, num_choices, skip_from: int | None) -> np.ndarray:
-    """Eq. 9 ordering: for nodes >= skip_from the last choice is "skip", and a skipped node's
-    successors are skipped too."""
-    codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-    ok = np.ones(codes.shape[0], dtype=bool)
-    if skip_from is not None:
-        n = num_choices
-        for i in range(skip_from, len(n) - 1):
-            ok &= (codes[:, i] != n[i] - 1) | (codes[:, i + 1] == n[i + 1] - 1)
-    return ok
 
 
 @dataclass(frozen=True)
@@ -57,12 +47,18 @@ class ChoiceProblem:
     constraints: tuple[Constraint, ...] = ()
     skip_from: int | None = None
     name: str = ""
+    skip_groups: tuple[tuple[int, ...], ...] | None = None
+    skip_choice: tuple[int | None, ...] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "num", _as_blocks(self.num))
         if self.den is not None:
             object.__setattr__(self, "den", _as_blocks(self.den))
         object.__setattr__(self, "constraints", tuple(self.constraints))
+        groups, choice = skip_structure(self.num_choices, self.skip_from, self.skip_groups, self.skip_choice,
+                                        what=f"problem {self.name!r}")
+        object.__setattr__(self, "skip_groups", groups)
+        object.__setattr__(self, "skip_choice", choice)
         self.validate()
 
     # --- shape -------------------------------------------------------------------------------
@@ -97,11 +93,6 @@ class ChoiceProblem:
                 raise HarnessError(f"problem {self.name!r}: {what} has NaN or infinite coefficients")
         if self.den is not None and self.den_const + sum(float(b.min()) for b in self.den) <= 0:
             raise HarnessError(f"problem {self.name!r}: ratio denominator must be > 0 for every choice")
-        if self.skip_from is not None:
-            if not 0 <= self.skip_from < self.num_nodes:
-                raise HarnessError(f"problem {self.name!r}: skip_from={self.skip_from} outside 0..{self.num_nodes - 1}")
-            if min(n[self.skip_from:]) < 2:
-                raise HarnessError(f"problem {self.name!r}: skippable nodes need a real choice besides skip")
 
     # --- evaluation --------------------------------------------------------------------------
     def _lin(self, blocks, const, codes) -> np.ndarray:
@@ -128,11 +119,15 @@ class ChoiceProblem:
             ok &= self._lin(c.coeffs, c.const, codes) <= c.rhs + tol * max(1.0, abs(c.rhs))
         return ok
 
+    @property
+    def has_skips(self) -> bool:
+        return bool(self.skip_groups)
+
     def depth_valid(self, codes) -> np.ndarray:
-        return depth_valid(codes, self.num_choices, self.skip_from)
+        return depth_valid(codes, self.num_choices, None, self.skip_groups, self.skip_choice)
 
     def is_skip(self, node: int, choice: int) -> bool:
-        return self.skip_from is not None and node >= self.skip_from and choice == self.num_choices[node] - 1
+        return self.skip_choice[node] is not None and choice == self.skip_choice[node]
 
 
 @dataclass

@@ -22,10 +22,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from harness.errors import HarnessError
-from spaces.base import BlockCosts
-from spaces.nb201 import EDGES, NUM_OPS, OPS
-from spaces.nb201_geometry import C_STEM, N_CELLS, STAGE_CHANNELS, dataset_spec, stage_resolutions
+from core.errors import HarnessError
+from core.protocols import BlockCosts
+from spaces.nb201_geometry import EDGES, NUM_OPS, OPS, C_STEM, N_CELLS, STAGE_CHANNELS, dataset_spec, stage_resolutions
 
 
 def _conv_macs(c_in: int, c_out: int, k: int, hw: tuple[int, int]) -> int:

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.errors import HarnessError, unknown_name
+from core.errors import HarnessError, unknown_name
+
+OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from)
+NUM_NODES = len(EDGES)
+NUM_OPS = len(OPS)
+NUM_ARCHS = NUM_OPS**NUM_NODES  # 15,625
 
 C_STEM = 16
 N_CELLS = 5

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from spaces.nb201 import EDGES, NUM_NODES, OPS, format_arch, parse_arch
 from spaces.nb201_geometry import (C_STEM, DATASETS, N_CELLS, STAGE_CHANNELS, DatasetSpec, dataset_spec,  # noqa: F401
                                     stage_resolutions)

@@ -19,9 +19,11 @@ cost, zero interactions, and an accuracy penalty; valid codes skip a suffix of t
 
 `additive(metric)` gives the best additive approximation of the noiseless metric (its ANOVA main
 effects under uniformly random codes): the per-block tables an additive predictor such as MathNAS's
-can at best learn. `problem(...)` turns them into the ChoiceProblem "maximise accuracy (or
-accuracy/FLOPs) under latency <= L and energy <= E", with L and E quantiles of the true metric over
-random valid codes.
+can at best learn (analyses.solver_bench.synthetic_problem turns them into ILPs).
+
+A synthetic space is a core.protocols.Space (task "synthetic", rows = every valid code) when it has at most
+MAX_CODES codes; the registered space `synthetic` (8 nodes x 4 choices) comes with the device profile
+`synthetic-hw` (its closed-form latency and energy), so every method can be run on it end to end.
 """
 from __future__ import annotations
 
@@ -31,12 +33,12 @@ from math import prod
 
 import numpy as np
 
-from harness.errors import HarnessError
-from spaces.base import BlockCosts, product_codes
-from solvers.problem import ChoiceProblem, Constraint, depth_valid
+from core.codes import check_codes, depth_valid, lexicographic_rank, product_codes
+from core.errors import HarnessError, shown
+from core.protocols import BlockCosts, DeviceProfile, Task
 
 METRICS = ("accuracy", "latency", "energy", "flops", "params")
-OBJECTIVES = ("accuracy", "accuracy/flops")
+TASK = Task("synthetic", "accuracy", "%", note="closed form (spaces/synthetic.py)")
 MAX_CODES = 2_000_000  # `codes()` refuses bigger spaces
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 _KEYS = {"accuracy": 1, "latency": 2, "energy": 3}
@@ -81,13 +83,9 @@ class SyntheticSpace:
     _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     # --- shape -------------------------------------------------------------------------------
-    @property
-    def num_nodes(self) -> int:
-        return len(self.num_choices)
-
-    @property
-    def size(self) -> int:
-        return prod(self.num_choices)
+    num_nodes = property(lambda self: len(self.num_choices))
+    product_size = property(lambda self: prod(self.num_choices), doc="codes of the product space (skip orderings "
+                                                                      "not deducted)")
 
     def is_skip(self, node: int, choice: int) -> bool:
         return self.skip_from is not None and node >= self.skip_from and choice == self.num_choices[node] - 1
@@ -97,8 +95,9 @@ class SyntheticSpace:
 
     def codes(self) -> np.ndarray:
         """All valid codes (lexicographic order), for spaces of at most MAX_CODES codes."""
-        if self.size > MAX_CODES:
-            raise HarnessError(f"synthetic space {self.name!r} has {self.size:,} codes; enumeration stops at {MAX_CODES:,}")
+        if self.product_size > MAX_CODES:
+            raise HarnessError(f"synthetic space {self.name!r} has {self.product_size:,} codes; enumeration stops "
+                               f"at {MAX_CODES:,}")
         codes = product_codes(self.num_choices)
         return codes[self.depth_valid(codes)] if self.skip_from is not None else codes
 
@@ -174,36 +173,91 @@ class SyntheticSpace:
         key = (metric, samples)
         if key not in self._memo:  # the true metric over the reference codes, computed once per space
             if ("codes", samples) not in self._memo:
-                self._memo[("codes", samples)] = self.codes() if self.size <= samples else self.sample(samples, seed=1)
+                self._memo[("codes", samples)] = self.codes() if self.product_size <= samples else \
+                    self.sample(samples, seed=1)
             self._memo[key] = self.true_metric(metric, self._memo[("codes", samples)])
         return float(np.quantile(self._memo[key], quantile))
 
-    def problem(self, objective: str = "accuracy", latency_q: float | None = 0.5, energy_q: float | None = 0.5,
-                samples: int = 20_000, name: str | None = None) -> ChoiceProblem:
-        """Maximise additive accuracy (or accuracy/FLOPs) under latency <= L and energy <= E.
+    # --- the Space protocol (enumerable spaces) ---------------------------------------------------
+    source = "synthetic, closed form (spaces/synthetic.py)"
 
-        L and E are the given quantiles of the true latency/energy (None leaves that limit out)."""
-        if objective not in OBJECTIVES:
-            raise HarnessError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
-        num, num_const = self.additive("accuracy")
-        den = den_const = None
-        if objective == "accuracy/flops":
-            f, f0 = self.additive("flops")
-            scale = 1e-6  # MMACs keeps the ratio in a readable range
-            den, den_const = tuple(b * scale for b in f), f0 * scale
-        cons = []
-        for metric, q in (("latency", latency_q), ("energy", energy_q)):
-            if q is not None:
-                blocks, c0 = self.additive(metric)
-                cons.append(Constraint(metric, blocks, self.limit(metric, q, samples), c0))
-        label = name or (f"{self.name}:{objective}" + "".join(
-            f":{m[0]}{q:g}" for m, q in (("latency", latency_q), ("energy", energy_q)) if q is not None))
-        return ChoiceProblem(num=num, num_const=num_const, den=den, den_const=den_const or 0.0,
-                             constraints=tuple(cons), skip_from=self.skip_from, name=label)
+    @property
+    def choice_names(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple("skip" if self.is_skip(i, j) else f"c{j}" for j in range(n))
+                     for i, n in enumerate(self.num_choices))
+
+    @property
+    def tasks(self) -> dict[str, Task]:
+        return {TASK.name: TASK}
+
+    def enumerate(self) -> np.ndarray:
+        if "rows" not in self._memo:
+            codes = self.codes()
+            codes.setflags(write=False)
+            row_of = np.full(self.product_size, -1, dtype=np.int64)
+            row_of[lexicographic_rank(codes, self.num_choices)] = np.arange(codes.shape[0])
+            self._memo["rows"], self._memo["row_of"] = codes, row_of
+        return self._memo["rows"]
+
+    @property
+    def size(self) -> int:
+        """Rows of the table: every valid code."""
+        return int(self.enumerate().shape[0])
+
+    def index(self, codes) -> np.ndarray:
+        self.enumerate()
+        codes = check_codes(codes, self.num_choices, f"synthetic space {self.name!r}")
+        rows = self._memo["row_of"][lexicographic_rank(codes, self.num_choices)]
+        if np.any(rows < 0):
+            bad = codes[int(np.argmax(rows < 0))]
+            raise HarnessError(f"synthetic space {self.name!r}: code {self.decode(bad)} skips a node but not "
+                               f"all later ones (Eq. 9)")
+        return rows
+
+    def encode(self, arch: str) -> np.ndarray:
+        parts = str(arch).split("-")
+        try:
+            code = np.array([int(p) for p in parts], dtype=np.int64)
+        except ValueError:
+            raise HarnessError(f"synthetic arch {shown(arch)}: expected {self.num_nodes} choice numbers "
+                               f"joined by '-'") from None
+        check_codes(code, self.num_choices, f"synthetic arch {arch!r}")
+        return code
+
+    def decode(self, code) -> str:
+        c = check_codes(code, self.num_choices, f"synthetic space {self.name!r}")[0]
+        return "-".join(str(int(v)) for v in c)
+
+    def block_costs(self, dataset: str | None = None) -> BlockCosts:
+        return self.costs
+
+    def accuracy(self, dataset: str, split: str = "test") -> np.ndarray:
+        if dataset != TASK.name:
+            raise HarnessError(f"synthetic space: no dataset {dataset!r}; it has {TASK.name!r}")
+        return self.true_metric("accuracy", self.enumerate())
+
+
+REGISTERED = dict(m=8, n=4, seed=0, strength=0.1)
+
+
+def load_space(sources=None) -> SyntheticSpace:
+    """The registered space `synthetic` (entry point): 8 nodes x 4 choices, seed 0, mild interactions."""
+    return make_space(**REGISTERED, name="synthetic")
+
+
+def _closed_form(space, dataset: str, sources) -> dict[str, np.ndarray]:
+    codes = space.enumerate()
+    return {"latency": space.true_metric("latency", codes), "energy": space.true_metric("energy", codes)}
+
+
+def device_profiles() -> list[DeviceProfile]:
+    """`synthetic-hw`: the synthetic space's closed-form latency (ms) and energy (mJ)."""
+    return [DeviceProfile("synthetic-hw", "table", ("latency", "energy"), "closed form (spaces/synthetic.py)",
+                          _closed_form, coverage={"synthetic": None})]
 
 
 def make_space(m: int, n, seed: int = 0, strength: float = 0.1, noise: float = 0.0, skip_from: int | None = None,
-               hw_strength: float | None = None, hw_noise: float = 0.0) -> SyntheticSpace:
+               hw_strength: float | None = None, hw_noise: float = 0.0, name: str | None = None) -> SyntheticSpace:
     """A seeded synthetic space: `m` nodes, `n` choices each (int) or per node (sequence).
 
     With `skip_from`, nodes i >= skip_from get one extra last choice "skip" (so they have n_i + 1).
@@ -258,7 +312,7 @@ def make_space(m: int, n, seed: int = 0, strength: float = 0.1, noise: float = 0
             tables.append(W)
         inter[metric] = tuple(tables)
     const = {"accuracy": 60.0, "latency": 1.0, "energy": 1.0, "flops": 1e6, "params": 1e4}
-    name = f"synthetic-m{m}-n{max(n)}-s{seed}" + ("" if skip_from is None else f"-skip{skip_from}")
+    name = name or f"synthetic-m{m}-n{max(n)}-s{seed}" + ("" if skip_from is None else f"-skip{skip_from}")
     return SyntheticSpace(num_choices=tuple(sizes), seed=int(seed), strength=float(strength), noise=float(noise),
                           hw_strength=float(hw_strength), hw_noise=float(hw_noise), skip_from=skip_from,
                           main={k: tuple(v) for k, v in main.items()}, const=const, pairs=pairs, inter=inter,

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from harness.cli import main
 
@@ -19,12 +18,7 @@ SMALL = ["--param", "epochs=2", "--param", "hidden=16", "--param", "latency_trai
          "--param", "references=16", "--param", "rounds=2"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run_json(capsys, argv):
@@ -32,6 +26,7 @@ def run_json(capsys, argv):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_predict_brpnas_json_shape_from_a_subprocess():
     env = {**os.environ, "MATHNAS_BENCH_DATA": os.environ.get("MATHNAS_BENCH_DATA", str(ROOT.parent / "shared" / "nb201"))}
     cmd = [sys.executable, "-m", "harness.cli", "predict", "--method", "brpnas", "--train-size", "100", "--seed", "0",
@@ -41,7 +36,8 @@ def test_predict_brpnas_json_shape_from_a_subprocess():
     out = json.loads(proc.stdout)
     assert SCORE_KEYS <= set(out["accuracy"]) and SCORE_KEYS <= set(out["latency"]) and out["energy"] is None
     assert out["queries"] == 100 and out["hw_queries"] == 40 and out["fit_seconds"] > 0
-    assert -1 <= out["accuracy"]["kendall_tau"] <= 1
+    # a tiny GCN on 100 networks still ranks the space better than chance, and is scored on every architecture
+    assert out["accuracy"]["kendall_tau"] > 0.2 and out["accuracy"]["n"] == out["latency"]["n"] == 15625
 
 
 def test_predict_lana_json_shape_with_energy(capsys):

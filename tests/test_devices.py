@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from devices import additivity
-from devices.commands import additivity_rows
-from devices.profiles import COARSE_MS, get_profile, profiles
+from analyses import additivity
+from analyses.device_commands import additivity_rows
+from devices import get_profile, profiles
+from devices.nb201_tables import COARSE_MS
 from harness.cli import main
-from harness.data import HW360_PROFILES, LATENCY_DEVICES, load_tables, resolve_data_dir
-from harness.groundtruth import ground_truth
+from spaces.nb201_data import HW360_PROFILES, LATENCY_DEVICES, load_tables, resolve_data_dir
+from evaluation.groundtruth import ground_truth
 from spaces.nb201_costs import block_costs
 
 DATA = resolve_data_dir()
@@ -42,7 +43,7 @@ def assert_one_line_error(rc: int, err: str, *needles: str) -> None:
 def test_latency_table_profiles_return_the_csv_values(tables):
     frame = pd.read_csv(DATA / "latency_ms.csv").set_index("arch_index")
     for col in LATENCY_DEVICES:
-        got = get_profile(col).values(tables, "cifar10")
+        got = get_profile(col).values(tables.space, "cifar10", None)
         np.testing.assert_array_equal(got["latency"][RNG_ROWS], frame.loc[RNG_ROWS, col].to_numpy())
         assert set(got) == {"latency"}
 
@@ -54,7 +55,7 @@ def test_hw360_profiles_return_the_parquet_values(tables):
         for dataset, task in (("cifar10", "cifar100"), ("cifar100", "cifar100"), ("ninapro", "ninapro")):
             part = frame[(frame.device == device) & (frame.framework == fw) & (frame.task == task)]
             part = part.set_index("arch_idx").loc[RNG_ROWS]
-            got = profile.values(tables, dataset)
+            got = profile.values(tables.space, dataset, None)
             np.testing.assert_array_equal(got["latency"][RNG_ROWS], part["lat_ms_median"].to_numpy())
             if device == "pi5":
                 np.testing.assert_array_equal(got["energy"][RNG_ROWS], part["energy_mj"].to_numpy())
@@ -71,11 +72,11 @@ def test_table_profiles_describe_themselves(tables):
         # whole milliseconds exactly for the four coarse phones, and those values really are integers
         assert (p.resolution_ms == 1.0) == (name in COARSE_MS)
     for name in COARSE_MS:
-        v = get_profile(name).values(tables, "cifar10")["latency"]
+        v = get_profile(name).values(tables.space, "cifar10", None)["latency"]
         assert np.all(v == np.round(v))
     assert get_profile("pi5-onnx").metrics == ("latency", "energy")
     with pytest.raises(Exception, match="imagenet16_120"):
-        get_profile("pi5-onnx").values(tables, "imagenet16_120")
+        get_profile("pi5-onnx").values(tables.space, "imagenet16_120", None)
 
 
 def test_cli_lists_table_analytic_and_local_profiles(capsys):
@@ -85,9 +86,9 @@ def test_cli_lists_table_analytic_and_local_profiles(capsys):
     assert sum(r["kind"] == "table" for r in rows.values()) >= 27 + 4
     assert rows["flops"]["kind"] == rows["params"]["kind"] == "analytic"
     assert rows["flops"]["units"] == {"latency": "MMACs"} and rows["params"]["units"] == {"latency": "Mparams"}
-    assert rows["local-cpu"]["kind"] == "local" and rows["local-cpu"]["units"] == {"latency": "ms"}
+    assert rows["local-cpu"]["kind"] == "live" and rows["local-cpu"]["live"] and rows["local-cpu"]["units"] == {"latency": "ms"}
     rc, out, _ = run_cli(capsys, "devices")
-    assert "latency (MMACs)" in out and "local-cpu" in out
+    assert "MMACs (in the latency slot)" in out and "local-cpu" in out
 
 
 def test_analytic_profiles_are_the_exact_counts_in_millions():
@@ -179,7 +180,7 @@ def test_device_file_profile_lists_only_its_rows(tmp_path, capsys, tables):
 
     p = profile_from_file(path2)
     assert (p.name, p.kind, p.metrics) == ("userdev2", "file", ("latency",))
-    v = p.values(tables, "cifar100")["latency"]
+    v = p.values(tables.space, "cifar100", None)["latency"]
     np.testing.assert_allclose(v[rows[half:]], lat[half:])
     assert np.isnan(v).sum() == 15625 - (rows.size - half)
 
@@ -205,7 +206,7 @@ def test_additivity_ceiling_bounds_the_variants():
 def test_reference_deltas_are_the_papers_definitions(tables):
     """The vectorised formulas equal brute force: full = mean switch difference over all 5^5 contexts,
     single = the switch difference around N_avg."""
-    y = get_profile("pixel3").values(tables, "cifar10")["latency"]
+    y = get_profile("pixel3").values(tables.space, "cifar10", None)["latency"]
     costs = block_costs("cifar10")
     codes = tables.space.enumerate()
     ctx = additivity.context(tables.space, costs.block_flops)
@@ -230,7 +231,7 @@ def test_mathnas_block_sums_match_the_reference(tables):
     """The report uses mathnas.variants' own single/full; they must equal the numpy reference."""
     pytest.importorskip("mathnas.variants")
     costs = block_costs("cifar10")
-    y = get_profile("pi5-onnx").values(tables, "cifar10")["energy"].copy()
+    y = get_profile("pi5-onnx").values(tables.space, "cifar10", None)["energy"].copy()
     for truth in (y, np.where(np.isin(np.arange(15625), RNG_ROWS), y, np.nan)):
         if np.isnan(truth).any():  # a measured sample also has the profiling networks measured
             ctx = additivity.context(tables.space, costs.block_flops)
@@ -239,13 +240,13 @@ def test_mathnas_block_sums_match_the_reference(tables):
         a = additivity.report(truth, tables.space, costs, "energy", implementation="mathnas")
         b = additivity.report(truth, tables.space, costs, "energy", implementation="numpy")
         for ra, rb in zip(a, b):
-            assert (ra["implementation"], rb["implementation"]) == ("mathnas.variants", "devices.additivity")
+            assert (ra["implementation"], rb["implementation"]) == ("mathnas.variants", "analyses.additivity")
             for key in ("kendall_tau", "mape", "mse", "rows"):
                 assert ra[key] == pytest.approx(rb[key], rel=1e-9), (ra["variant"], key)
 
 
 def test_additivity_on_a_measured_sample_skips_nan_and_profiling_rows(tables):
-    y = get_profile("fpga").values(tables, "cifar10")["latency"].copy()
+    y = get_profile("fpga").values(tables.space, "cifar10", None)["latency"].copy()
     costs = block_costs("cifar10")
     ctx = additivity.context(tables.space, costs.block_flops)
     keep = np.zeros(15625, dtype=bool)

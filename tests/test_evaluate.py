@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from devices.profiles import register
-from devices.user_file import profile_from_file
-from harness.evaluate import score_code
-from harness.groundtruth import ground_truth, optimum, pareto_front
+from core.sources import Sources
+from evaluation.evaluate import score_code
+from evaluation.groundtruth import ground_truth, optimum, pareto_front
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +18,7 @@ def partial_device(tmp_path_factory):
     rows = np.random.default_rng(5).choice(fpga.accuracy.size, 200, replace=False)
     path = tmp_path_factory.mktemp("dev") / "mylab_gpu.csv"
     pd.DataFrame({"arch_index": rows, "latency_ms": 2 * fpga.latency[rows]}).to_csv(path, index=False)
-    register(profile_from_file(path))
-    return ground_truth("cifar10", "mylab_gpu"), rows
+    return ground_truth("cifar10", "mylab_gpu", Sources(device_files=(str(path),))), rows
 
 
 def test_optimum_and_front_only_over_measured_rows(partial_device):

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.data import NUM_ARCHS, load_tables, resolve_data_dir
-from harness.errors import HarnessError
-from harness.groundtruth import feasible_mask, ground_truth, optimum, pareto_front
-from harness.oracle import BudgetExhausted, Oracle
+from spaces.nb201_data import NUM_ARCHS, load_tables, resolve_data_dir
+from core.errors import HarnessError
+from evaluation.groundtruth import feasible_mask, ground_truth, optimum, pareto_front
+from core.oracle import BudgetExhausted, Oracle
 from spaces.nb201 import OPS, format_arch, parse_arch
 
 DATA = resolve_data_dir()

@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from spaces.nb201 import OPS, NB201Space, format_arch, parse_arch
 
 token = st.one_of(st.sampled_from(OPS), st.text(min_size=0, max_size=12))

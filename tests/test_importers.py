@@ -20,9 +20,9 @@ import pytest
 import torch
 from nas_201_api import ArchResults, ResultsCount
 
-from harness.data import load_tables, resolve_data_dir
-from harness.errors import HarnessError
-from harness.importers import HW_DATASETS, import_hwnasbench, import_nb201, register
+from spaces.nb201_data import load_tables, resolve_data_dir
+from core.errors import HarnessError
+from spaces.nb201_import import HW_DATASETS, import_hwnasbench, import_nb201, register
 from spaces.nb201 import NUM_ARCHS, format_arch
 
 SEEDS = (777, 888, 999)

@@ -8,15 +8,16 @@ import textwrap
 import numpy as np
 import pytest
 
-from harness.errors import HarnessError
-from harness.evaluate import predict_report
-from harness.groundtruth import ground_truth
-from harness.metrics import kendall_tau
-from harness.oracle import Oracle
+from core.errors import HarnessError
+from evaluation.evaluate import predict_report
+from evaluation.groundtruth import ground_truth
+from core.metrics import kendall_tau
+from core.oracle import Oracle
 from mathnas.blocks import BlockTables, FunctionEvaluator, Profiler, SpaceSpec
 from mathnas.method import MathNAS
 from mathnas.variants import VARIANTS, register_variant, run_variant
-from spaces.base import BlockCosts, product_codes
+from core.codes import product_codes
+from core.protocols import BlockCosts
 
 # --- a 3 x 3 space with explicit numbers (tables derived by hand in the docstrings) -------------------
 TOY_FLOPS = ([0.0, 10.0, 30.0], [5.0, 5.0, 20.0], [0.0, 12.0, 12.0])
@@ -136,7 +137,7 @@ def test_sampled_is_seeded_and_estimates_full():
 def test_single_costs_o_mn_on_nb201():
     gt = ground_truth("cifar10", "fpga")
     oracle = Oracle(gt)
-    m = MathNAS(seed=0).fit(oracle, None)
+    m = MathNAS(seed=0).fit(oracle)
     # N_avg = all nor_conv_1x1 swept over 6 edges x 5 ops (1 + 6*4 networks) + the all-3x3 base network
     assert oracle.queries == 26 == oracle.hw_queries
     assert oracle.queries <= 6 * 5
@@ -187,7 +188,7 @@ def test_registered_variant_runs_through_predict_report():
         assert rep["accuracy"]["kendall_tau"] > 0.2 and rep["latency"]["kendall_tau"] > 0.9
         assert 25 < rep["queries"] <= 3 * 25 + 1
     finally:
-        VARIANTS.pop("test-two-contexts", None)
+        VARIANTS.discard("test-two-contexts")
 
 
 def test_plugin_module_registers_variant(tmp_path, monkeypatch):
@@ -213,7 +214,7 @@ def test_plugin_module_registers_variant(tmp_path, monkeypatch):
                               plugin=str(tmp_path / "my_mathnas_plugin.py"))
         assert rep2["accuracy"] == rep["accuracy"]
     finally:
-        VARIANTS.pop("test-plugin-avg", None)
+        VARIANTS.discard("test-plugin-avg")
     with pytest.raises(HarnessError, match="plugin 'no_such_mathnas_plugin'"):
         MathNAS(plugin="no_such_mathnas_plugin")
 
@@ -227,5 +228,5 @@ def test_variant_must_return_tables():
         with pytest.raises(HarnessError, match="returned dict, not BlockTables"):
             run_variant("test-bad", toy_profiler()[0])
     finally:
-        VARIANTS.pop("test-bad", None)
+        VARIANTS.discard("test-bad")
     assert isinstance(run_variant("single", toy_profiler()[0]), BlockTables)

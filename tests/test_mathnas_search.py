@@ -7,22 +7,25 @@ import json
 import numpy as np
 import pytest
 
-from devices import profiles as device_profiles
-from devices.profiles import DeviceProfile
+import pandas as pd
+
+from core.sources import Sources
 from harness.cli import main
-from harness.evaluate import search_report
-from harness.groundtruth import ground_truth
-from harness.oracle import Oracle
-from harness.problem import Problem
+from evaluation.evaluate import search_report
+from evaluation.groundtruth import ground_truth
+from core.oracle import Oracle
+from core.protocols import Problem
 from mathnas.blocks import FunctionEvaluator, Profiler, SpaceSpec
-from mathnas.claims import COLUMNS, to_markdown
-from mathnas.ilp import build_problem, nb201_family
+from analyses.claims import COLUMNS, to_markdown
+from analyses.solver_bench import nb201 as nb201_family
+from mathnas.ilp import build_problem
 from mathnas.method import MathNAS
 from mathnas.variants import run_variant
-from solvers import BACKENDS, solve
-from spaces.base import BlockCosts, product_codes
+from solvers import backend_names, solve
+from core.codes import product_codes
+from core.protocols import BlockCosts
 
-EXACT = [b for b in ("enumerate", "highs") if b in BACKENDS]
+EXACT = [b for b in ("enumerate", "highs") if b in backend_names()]
 
 
 def brute_force(predicted_acc, feasible):
@@ -52,21 +55,19 @@ def test_search_is_predictor_optimum_and_rescored(solver, flops_scaling):
     assert rep["queries"] == 26
 
 
-def test_predicted_infeasible_is_reported(monkeypatch):
+def test_predicted_infeasible_is_reported(tmp_path):
     """A device whose fastest architecture is one the blocks cannot see: truly feasible, predicted not."""
     dip = np.array([0, 1, 4, 0, 1, 4])
-
-    def load(tables, dataset):
-        lat = tables.latency["fpga"].copy()
-        row = int(tables.space.index(dip[None])[0])
-        lat[row] = 0.5 * lat.min()
-        return {"latency": lat}
-
-    monkeypatch.setitem(device_profiles._REGISTRY, "test-dip",
-                        DeviceProfile("test-dip", "file", ("latency",), "test", load))
-    gt = ground_truth("cifar10", "test-dip")
+    fpga = ground_truth("cifar10", "fpga")
+    lat = fpga.latency.copy()
+    row = int(fpga.space.index(dip[None])[0])
+    lat[row] = 0.5 * lat.min()
+    path = tmp_path / "test-dip.csv"
+    pd.DataFrame({"arch_index": np.arange(lat.size), "latency_ms": lat}).to_csv(path, index=False)
+    sources = Sources(device_files=(str(path),))
+    gt = ground_truth("cifar10", "test-dip", sources)
     limit = float(gt.latency.min())
-    rep = search_report("mathnas", Problem("cifar10", "test-dip", {"latency": limit}))
+    rep = search_report("mathnas", Problem("cifar10", "test-dip", {"latency": limit}), data=sources)
     assert rep["status"] == "infeasible" and rep["arch"] is None
     assert rep["feasible"] is False and rep["regret"] is None and rep["optimum_accuracy"] is not None
     res = MathNAS().search(Problem("cifar10", "test-dip", {"latency": limit}), Oracle(gt))
@@ -165,7 +166,7 @@ def test_claims_markdown_shape():
 
 @pytest.mark.slow
 def test_claims_table_runs():
-    from mathnas.claims import claims_table
+    from analyses.claims import claims_table
 
     rows = claims_table()
     assert all(set(COLUMNS) == set(r) for r in rows)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from harness import metrics
+from core import metrics
 
 floats = st.floats(-1e3, 1e3, allow_nan=False)
 

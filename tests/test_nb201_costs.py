@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.errors import HarnessError
-from spaces.base import product_codes
+from core.errors import HarnessError
+from core.codes import product_codes
 from spaces.nb201 import EDGES, NUM_OPS, OPS, format_arch
 from spaces.nb201_costs import block_costs, flops_params_all
 from spaces.nb201_model import DATASETS, build_model, count_macs_params
@@ -37,6 +37,7 @@ def _analytic(code, dataset):
     return int(bc.flops(c)[0]), int(bc.params(c)[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", ALL_DATASETS)
 def test_analytic_equals_torch_random(dataset):
     rng = np.random.default_rng(201 + ALL_DATASETS.index(dataset))
@@ -134,6 +135,7 @@ def _reference_cell(cell, code, x):
     return nodes[3]
 
 
+@pytest.mark.slow
 def test_skipping_none_matches_official_semantics():
     torch.manual_seed(3)
     rng = np.random.default_rng(3)

@@ -9,8 +9,9 @@ import pytest
 from test_runner_methods import TINY, write_suite
 
 from harness.cli import main
-from harness.runner import run
-from harness.store import ResultStore, atomic_write_bytes
+from harness.run import run
+from core.files import atomic_write_bytes
+from harness.store import ResultStore
 from reports.build import build_report
 from reports.regress import regress
 
@@ -68,7 +69,9 @@ def test_report_cli_prints_place_and_headline(store, tmp_path, capsys):
     assert main(["report", str(store), "--out", str(tmp_path / "r"), "--no-figures"]) == 0
     out = capsys.readouterr().out
     assert f"report written to {tmp_path / 'r' / 'index.html'}" in out
-    assert "**Search: regret" in out and "| method | cifar10 | cifar100 | feasible | queries |" in out
+    # the headline: regret at equal budgets per hardware regime, every method a row
+    assert "**Search regret at equal budgets per hardware regime" in out and "| method | free @10 |" in out
+    assert "| additive |" in out and "| mathnas-single ‡ |" in out
 
 
 def _rewrite_cell(store, task, column, change):
@@ -117,3 +120,25 @@ def test_regress_missing_or_bad_baseline_is_one_line(store, tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{}")
     assert main(["regress", str(store), "--baseline", str(tmp_path / "bad.json")]) == 2
     assert "not a baseline" in capsys.readouterr().err
+
+
+def test_runner_records_the_protocol_the_card_needs(store):
+    import hashlib
+
+    from harness.protocol import suite_digest
+    from harness.suite import parse_suite
+    from spaces.nb201_data import resolve_data_dir
+
+    [p] = ResultStore(store).protocols()
+    assert p["suite"] == "tiny" and len(p["suite_sha256"]) == 64 and "[[methods]]" in p["suite_text"]
+    files = {f["file"]: f["sha256"] for f in p["spaces"]["nb201"]["data"]["files"]}
+    acc = resolve_data_dir() / "accuracy.csv"
+    assert files["accuracy.csv"] == hashlib.sha256(acc.read_bytes()).hexdigest()
+    assert p["spaces"]["nb201"]["tasks"]["cifar10"]["score_split"] == "test"
+    assert p["versions"]["numpy"] and p["cpu"]["count"] >= 1
+    assert {m["label"] for m in p["methods"]} == {"additive", "mathnas-single"}
+    # the suite's fingerprint is its content: comments and key order do not count, any value does
+    suite = parse_suite({"name": "x", "datasets": "cifar10", "devices": "fpga", "methods": [{"name": "random"}]})
+    a = suite_digest(suite, 'name = "x"\ndatasets = "cifar10"  # a comment\ndevices = "fpga"\n')
+    assert a == suite_digest(suite, 'devices = "fpga"\nname = "x"\n\ndatasets = "cifar10"\n')
+    assert a != suite_digest(suite, 'name = "x"\ndatasets = "cifar100"\ndevices = "fpga"\n')

@@ -8,18 +8,18 @@ import time
 
 import numpy as np
 
-from harness.methods import SearchResult
+from core.protocols import MethodBase, SearchResult
 
 
-class Additive:
-    """Per-(edge, op) mean accuracy of `budget` random architectures; search = best predicted among the
-    architectures whose FLOPs fit a fraction of the space (a deterministic, seeded toy of a predictor-searcher)."""
+class Additive(MethodBase):
+    """Per-(edge, op) mean accuracy of the oracle's budget of random architectures (30 when unlimited);
+    search = best predicted among those predicted to meet the limits (a seeded toy predictor-searcher)."""
 
-    def __init__(self, seed=0, train_size=30):
-        self.seed, self.train_size = seed, train_size
+    def __init__(self, seed=0):
+        self.seed = seed
 
-    def fit(self, oracle, budget):
-        n = min(self.train_size, budget if budget is not None else self.train_size)
+    def fit(self, oracle):
+        n = 30 if oracle.remaining is None else oracle.remaining
         rng = np.random.default_rng(self.seed)
         codes = oracle.space.enumerate()[rng.choice(15625, size=n, replace=False)]
         acc = oracle.accuracy(codes)
@@ -40,7 +40,7 @@ class Additive:
         return out
 
     def search(self, problem, oracle):
-        self.fit(oracle, oracle.budget)
+        self.fit(oracle)
         codes = oracle.space.enumerate()
         pred = self.predict(codes)
         ok = np.ones(len(codes), bool)
@@ -97,7 +97,7 @@ def write_suite(folder, text: str, name: str = "suite.toml"):
 
 def subprocess_env(**extra) -> dict:
     """Environment for a `python -m harness.cli` child: the repo and tests importable, the data folder set."""
-    from harness.data import resolve_data_dir
+    from spaces.nb201_data import resolve_data_dir
 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([REPO, TESTS, env.get("PYTHONPATH", "")])

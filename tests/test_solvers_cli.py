@@ -1,16 +1,16 @@
 """`solvers` sub-command and the benchmark module (small, fast instances only)."""
 from __future__ import annotations
 
-import argparse
+
 import csv
 import json
 
 import pytest
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from solvers import ChoiceProblem
-from solvers.benchmark import FAMILIES, family_problems, register_family, run_benchmark, summarise
-from solvers.commands import main, register
+from analyses.solver_bench import family_problems, run_benchmark, summarise
+from harness.cli import main
 
 KEYS = {"backend", "family", "instances", "optimal", "agree", "median_seconds", "max_seconds", "unavailable"}
 
@@ -64,18 +64,3 @@ def test_bad_input_is_one_line(argv, msg, capsys):
     assert msg in err and "\n" not in err
 
 
-def test_register_into_foreign_parser_and_pluggable_family():
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command")
-    register(sub)
-    args = parser.parse_args(["solvers", "--instances", "tiny-test", "--backends", "enumerate,cpsat", "--quiet"])
-    register_family("tiny-test", lambda seed: [ChoiceProblem(num=([1.0, 3.0], [2.0, 0.0]), name="t")])
-    try:
-        records = run_benchmark(["tiny-test"], ["enumerate", "cpsat"], progress=False)
-        assert [r.objective for r in records] == [5.0, 5.0] and all(r.agree for r in records)
-        assert summarise(records)[1]["optimal"] == 1
-        assert args.func(args) == 0
-    finally:
-        FAMILIES.pop("tiny-test")
-    with pytest.raises(HarnessError, match="unknown instance family"):
-        run_benchmark(["tiny-test"], ["enumerate"])

@@ -4,7 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers import MILP_BACKENDS, ChoiceProblem, Constraint, backend_status, solve
+from core.registry import SOLVERS
+from solvers import ChoiceProblem, Constraint, backend_names, backend_status, solve
+
+MILP_BACKENDS = [b for b in backend_names() if b != "enumerate" and SOLVERS.reference(b).startswith("solvers.")]
+from analyses.solver_bench import synthetic_problem
 from spaces.synthetic import make_space
 
 
@@ -17,7 +21,7 @@ def needs(backend):
 @pytest.fixture(scope="module")
 def hard_problem():
     # 100 x 30 = 3000 binaries, two tight limits, ratio objective: none of the backends proves this in 50 ms
-    return make_space(100, 30, seed=4, strength=0.3).problem("accuracy/flops", latency_q=0.2, energy_q=0.2)
+    return synthetic_problem(make_space(100, 30, seed=4, strength=0.3), "accuracy/flops", latency_q=0.2, energy_q=0.2)
 
 
 @pytest.mark.parametrize("backend", MILP_BACKENDS)
@@ -36,7 +40,7 @@ def test_time_limit_is_a_status(backend, hard_problem):
 
 
 def test_time_limit_zero_budget():
-    p = make_space(20, 10, seed=1).problem("accuracy", 0.3, 0.3)
+    p = synthetic_problem(make_space(20, 10, seed=1), "accuracy", 0.3, 0.3)
     for backend in ("highs", "bnb"):
         sol = solve(p, backend, time_limit=0.0)
         assert sol.status == "time_limit" and sol.reason
@@ -45,12 +49,12 @@ def test_time_limit_zero_budget():
 
 
 def test_enumerate_time_limit_and_size_limit():
-    big = make_space(30, 10, seed=0).problem("accuracy", None, None)
+    big = synthetic_problem(make_space(30, 10, seed=0), "accuracy", None, None)
     assert solve(big, "enumerate").status == "unavailable"
-    huge = make_space(200, 50, seed=0).problem("accuracy", 0.5, None)   # 50**200 codes
+    huge = synthetic_problem(make_space(200, 50, seed=0), "accuracy", 0.5, None)   # 50**200 codes
     sol = solve(huge, "enumerate")
     assert sol.status == "unavailable" and "6.22e339 codes" in sol.reason
-    mid = make_space(8, 8, seed=0).problem("accuracy", 0.5, None)   # 16.7M codes
+    mid = synthetic_problem(make_space(8, 8, seed=0), "accuracy", 0.5, None)   # 16.7M codes
     sol = solve(mid, "enumerate", time_limit=0.01)
     assert sol.status == "time_limit"
 
@@ -71,7 +75,7 @@ def test_gurobi_size_limited_licence_is_unavailable():
 
 def test_gurobi_charnes_cooper_too_large_but_dinkelbach_fits():
     needs("gurobi")
-    p = make_space(60, 20, seed=2).problem("accuracy/flops", 0.3, 0.3)   # CC: 2401 vars; Dinkelbach: 1200
+    p = synthetic_problem(make_space(60, 20, seed=2), "accuracy/flops", 0.3, 0.3)   # CC: 2401 vars; Dinkelbach: 1200
     forced = solve(p, "gurobi", time_limit=30, ratio="charnes-cooper")
     if forced.status == "optimal":
         pytest.skip("this Gurobi licence is unrestricted")

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from harness.store import (SCHEMA_VERSION, ResultStore, canonical_json, cell_key, flatten, is_timing,
                            timing_columns)
 

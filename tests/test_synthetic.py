@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.errors import HarnessError
+from core.errors import HarnessError
 from solvers import solve
+from analyses.solver_bench import synthetic_problem
 from spaces.synthetic import METRICS, hash_normal, make_space
 
 
@@ -89,7 +90,7 @@ def test_variable_depth_space():
     m = sp.true_metrics(skip_all)
     full = np.array([[0, 0, 0, 0, 0]])
     assert m["flops"][0] < sp.true_metrics(full)["flops"][0]
-    p = sp.problem("accuracy", latency_q=0.5, energy_q=None)
+    p = synthetic_problem(sp, "accuracy", latency_q=0.5, energy_q=None)
     assert p.skip_from == 2
     ref = solve(p, "enumerate")
     best = codes[p.feasible(codes)]
@@ -99,7 +100,7 @@ def test_variable_depth_space():
 @pytest.mark.parametrize("objective", ["accuracy", "accuracy/flops"])
 def test_problem_limits_are_quantiles_of_truth(objective):
     sp = make_space(5, 4, seed=3, strength=0.3, noise=0.5, hw_noise=0.05)
-    p = sp.problem(objective, latency_q=0.3, energy_q=0.6)
+    p = synthetic_problem(sp, objective, latency_q=0.3, energy_q=0.6)
     codes = sp.codes()
     lat = next(c for c in p.constraints if c.name == "latency")
     en = next(c for c in p.constraints if c.name == "energy")
@@ -126,7 +127,7 @@ def test_bad_arguments_are_harness_errors():
         make_space(3, 3, skip_from=5)
     sp = make_space(3, 3)
     with pytest.raises(HarnessError, match="unknown objective"):
-        sp.problem("speed")
+        synthetic_problem(sp, "speed")
     with pytest.raises(HarnessError, match="outside 0..n_i-1"):
         sp.true_metrics([[0, 0, 3]])
     with pytest.raises(HarnessError, match="enumeration stops"):
