@@ -246,7 +246,7 @@ class BRPNAS(MethodBase):
                                f"which space {oracle.space.name!r} does not provide")
         self._reseed("setup")
         self._space = oracle.space      # any space with graph, num_node_types, enumerate, num_choices
-        self._codes = oracle.space.enumerate()
+        self._codes = oracle.search_codes()     # train, rank and answer within the rows a method may query
 
     def _reseed(self, purpose: str) -> None:
         """Fresh random streams seeded by (seed, purpose): each predictor's fit depends on its own inputs
@@ -504,16 +504,22 @@ class BRPNAS(MethodBase):
                     t0 = time.perf_counter()
                     self.fit_hardware(oracle, metric, n_hw)
                     self.seconds[metric] = time.perf_counter() - t0
-        n = self._n_train(oracle)
-        t0 = time.perf_counter()
-        self.fit_accuracy(oracle, n)
-        self.seconds["accuracy"] = time.perf_counter() - t0
+        if oracle.has("accuracy"):      # hardware-only spaces (FBNet, OFA): the latency/energy GCNs alone
+            n = self._n_train(oracle)
+            t0 = time.perf_counter()
+            self.fit_accuracy(oracle, n)
+            self.seconds["accuracy"] = time.perf_counter() - t0
+        elif not self.hw:
+            raise HarnessError(f"brpnas: {oracle.space.name}/{oracle.dataset} has no accuracy and device "
+                               f"{oracle.device!r} no hardware metric (or latency_train_size is 0): nothing to learn")
         return self
 
     def _predict(self, codes) -> dict[str, np.ndarray]:
         codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))
-        s = self.scores(codes)
-        out = {"accuracy": self._calibrate(s) if self.mode == "binary" else s}
+        out = {}
+        if self.model is not None or not self.hw:
+            s = self.scores(codes)
+            out["accuracy"] = self._calibrate(s) if self.mode == "binary" else s
         for metric, reg in self.hw.items():
             out[metric] = reg(codes)
         return out

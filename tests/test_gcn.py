@@ -10,7 +10,9 @@ from scipy import stats
 
 from baselines import gcn
 from baselines.brpnas import BRPNAS
-from spaces.base import lexicographic_rank, product_codes
+from core.oracle import Oracle
+from core.truth import GroundTruth
+from core.codes import lexicographic_rank, product_codes
 from spaces.nb201 import EDGES, NB201Space
 
 
@@ -136,6 +138,8 @@ class ChainSpace:
     up (absent nodes last), so codes with the same sequence of real ops share a graph. Enumerable up
     to `enumerable` codes."""
 
+    name = "chain"
+
     def __init__(self, layers=4, choices=3, enumerable=50_000):
         self.num_choices = (choices,) * layers
         self.num_nodes = layers
@@ -244,27 +248,19 @@ def test_binary_relation_head_ranks_a_tiny_chain_set():
     assert np.all(p[y[:, None] > y[None, :]] > 0.5)
 
 
-class ChainOracle:
-    """The part of harness.oracle.Oracle that BRP-NAS's accuracy predictor uses."""
-
-    def __init__(self, space):
-        self.space, self.remaining, self.seen = space, None, set()
-
-    def accuracy(self, codes):
-        self.seen.update(map(tuple, np.atleast_2d(codes).tolist()))
-        return chain_accuracy(codes)
-
-    @property
-    def queries(self):
-        return len(self.seen)
+def chain_oracle(space, budget):
+    """The real Oracle over a chain space's exact accuracy (BRP-NAS meets nothing else)."""
+    gt = GroundTruth(space=space, dataset="chain", device="none", accuracy=chain_accuracy(space.enumerate()),
+                     flops=None, params=None, latency=None, energy=None)
+    return Oracle(gt, budget=budget)
 
 
 def test_brpnas_fits_and_predicts_on_a_space_of_its_own():
     space = ChainSpace(layers=5, choices=3)
-    oracle = ChainOracle(space)
-    m = BRPNAS(seed=0, train_size=40, rounds=2, epochs=100, hidden=32, lr=2e-3, latency_train_size=0,
+    oracle = chain_oracle(space, 40)
+    m = BRPNAS(seed=0, rounds=2, epochs=100, hidden=32, lr=2e-3, latency_train_size=0,
                references=16, patience=100)
-    m.fit(oracle, None)
+    m.fit(oracle)
     assert oracle.queries == 40
     pred = m.predict(space.enumerate())["accuracy"]
     assert pred.shape == (243,) and np.all(np.isfinite(pred))
@@ -404,24 +400,26 @@ def test_brpnas_is_deterministic_per_seed(dropout_per):
     space = ChainSpace(layers=5)
     preds = []
     for _ in range(2):
-        m = BRPNAS(seed=3, train_size=30, rounds=2, epochs=8, hidden=16, latency_train_size=0, references=8,
-                   dropout_per=dropout_per).fit(ChainOracle(space), None)
+        m = BRPNAS(seed=3, rounds=2, epochs=8, hidden=16, latency_train_size=0, references=8,
+                   dropout_per=dropout_per).fit(chain_oracle(space, 30))
         preds.append(m.predict(space.enumerate())["accuracy"])
     np.testing.assert_array_equal(preds[0], preds[1])
 
 
 def test_state_dropout_trains_under_bf16_autocast():
     space = ChainSpace(layers=5)
-    m = BRPNAS(seed=0, train_size=20, rounds=2, epochs=3, hidden=16, latency_train_size=0, references=8,
-               dropout_per="state", bf16=True).fit(ChainOracle(space), None)
+    m = BRPNAS(seed=0, rounds=2, epochs=3, hidden=16, latency_train_size=0, references=8,
+               dropout_per="state", bf16=True).fit(chain_oracle(space, 20))
     assert np.all(np.isfinite(m.predict(space.enumerate())["accuracy"]))
 
 
 def test_deviations_name_what_differs_from_eagle():
     dev = BRPNAS().deviations()
-    assert all(": " in d and " vs " in d for d in dev)
-    assert any(d.startswith("epochs: 250 shared") for d in dev) and not any(d.startswith("lr:") for d in dev)
+    assert all(": " in d and (" vs " in d or "(published: " in d) for d in dev)
+    assert any(d.startswith("schedule: share (published: grow") for d in dev)
+    assert not any(d.startswith("lr:") for d in dev)
     dev = BRPNAS(schedule="grow", lr=1e-3, dropout_per="state", latency_train_size=0).deviations()
-    assert not any(d.startswith("epochs:") for d in dev)         # eagle's own schedule
-    assert "lr: 0.001 vs 0.00035" in dev and any(d.startswith("dropout: one draw per distinct") for d in dev)
+    assert not any(d.startswith("schedule:") for d in dev)       # eagle's own schedule
+    assert "lr: 0.001 (published: 0.00035)" in dev
+    assert any(d.startswith("dropout: one draw per distinct") for d in dev)
     assert not any(d.startswith("latency predictor") for d in dev)

@@ -399,8 +399,18 @@ def test_all_codes_are_valid_arch_strings(space):
         assert space.decode(space.encode(arch)) == arch
 
 
-def test_brpnas_refuses_spaces_its_gcn_cannot_encode(capsys):
-    """Until the GCN takes `space.graph` (another branch), a wrong encoding must not become a number."""
-    rc, _, err = run_cli(capsys, "predict", "--space", "nasbench_macro", "--dataset", "cifar10", "--method", "brpnas",
+def test_brpnas_learns_the_macro_chain_through_its_graph(capsys):
+    """BRP-NAS's GCN reads the space's own graph (identity blocks dropped): trained on 50 networks it ranks
+    all 3,969 (tau 0.63 measured); an encoding that lost the chain would rank near 0."""
+    rc, out, err = run_cli(capsys, "predict", "--space", "nasbench_macro", "--dataset", "cifar10", "--method",
+                           "brpnas", "--budget", "50", "--param", "epochs=100", "--param", "hidden=64",
+                           "--param", "latency_train_size=0", "--json")
+    assert rc == 0, err
+    acc = json.loads(out)["accuracy"]
+    assert acc["n"] == 3969 and acc["kendall_tau"] > 0.4
+
+
+def test_brpnas_refuses_a_space_without_a_graph(capsys):
+    rc, _, err = run_cli(capsys, "predict", "--space", "synthetic", "--dataset", "synthetic", "--method", "brpnas",
                          "--budget", "20")
-    assert_one_line_error(rc, err, "NAS-Bench-201 cells only", "nasbench_macro")
+    assert_one_line_error(rc, err, "graph", "synthetic")
