@@ -48,8 +48,8 @@ def limit_options(p: argparse.ArgumentParser) -> None:
                                                                     "devices)")
     p.add_argument("--max-energy", type=float, metavar="MJ", help="energy limit in mJ (device profile)")
     p.add_argument("--max-flops", type=float, metavar="MACS", help="FLOPs limit (multiply-accumulates)")
-    p.add_argument("--max-params", type=float, metavar="N", help="parameter-count limit (a count, not millions: "
-                                                                   "1000000 for 1 M)")
+    p.add_argument("--max-params", type=float, metavar="M", help="parameter limit in millions, as NAS-Bench-201 "
+                                                                   "publishes params (1.0 = 1,000,000 parameters)")
 
 
 def device_of(args) -> str:
@@ -69,8 +69,10 @@ def _metric_text(gt, oriented, digits: int = 6) -> str:
 
 
 def limits_from(args) -> dict[str, float]:
+    """Limits in the tables' units: `--max-params` is given in millions, the tables count parameters."""
+    params = None if args.max_params is None else args.max_params * 1e6
     return {k: v for k, v in (("latency", args.max_latency), ("energy", args.max_energy),
-                               ("flops", args.max_flops), ("params", args.max_params)) if v is not None}
+                               ("flops", args.max_flops), ("params", params)) if v is not None}
 
 
 def _units(gt) -> dict[str, str]:

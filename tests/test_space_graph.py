@@ -337,7 +337,7 @@ def test_exact_optimum_matches_pandas(capsys, csv, dataset, limit):
 
 def test_exact_optimum_under_a_params_limit(capsys, csv, csv_proteins):
     res = run_json(capsys, "optimum", "--space", "nasbench_graph", "--dataset", "pubmed", "--device", "nbg-gpu",
-                   "--max-params", "100000")
+                   "--max-params", "0.1")
     best = csv[csv["pubmed_params_M"] * 1e6 <= 100000.5]["pubmed_test_pct"].idxmax()
     assert res["arch_index"] == best and res["params"] <= 100000
     res = run_json(capsys, "optimum", "--space", "nasbench_graph_proteins", "--dataset", "proteins", "--device",
@@ -369,7 +369,7 @@ def test_mathnas_without_flops_is_the_plain_sum(capsys):
     assert any(d.startswith("flops_scaling: false") for d in plain["deviations"])
     assert any(d.startswith("flops_scaling: off") for d in default["deviations"])
     code, _, err = run(capsys, "search", "--space", "nasbench_graph", "--dataset", "cora", "--device", "nbg-gpu",
-                       "--method", "mathnas", "--max-params", "1000000")
+                       "--method", "mathnas", "--max-params", "1.0")
     assert code == 2 and "no exact params per choice" in err and len(err.strip().splitlines()) == 1
 
 

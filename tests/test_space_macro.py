@@ -252,9 +252,9 @@ def test_torch_model_runs_and_its_residuals_follow_the_shapes():
 
 # --- exact optima against pandas --------------------------------------------------------------------------
 @pytest.mark.parametrize("argv, keep", [
-    (["--max-params", "1000000"], lambda d: d["params_count"] <= 1_000_000),
+    (["--max-params", "1.0"], lambda d: d["params_count"] <= 1_000_000),
     (["--max-flops", "30e6"], lambda d: d["flops_macs"] <= 30e6),
-    (["--max-params", "1500000", "--max-flops", "50000000"],
+    (["--max-params", "1.5", "--max-flops", "50000000"],
      lambda d: (d["params_count"] <= 1_500_000) & (d["flops_macs"] <= 50e6)),
     (["--device", "flops", "--max-latency", "40"], lambda d: d["flops_macs"] / 1e6 <= 40),
 ])
@@ -295,7 +295,7 @@ SEARCH = [("mathnas", ["--variant", "single"], None), ("mathnas", ["--variant", 
 def test_search_runs_and_returns_a_trained_network(capsys, method, extra, budget):
     more = [] if budget is None else ["--budget", str(budget)]
     rc, out, _ = run_cli(capsys, "search", "--space", "nasbench_macro", "--dataset", "cifar10", "--method", method,
-                         "--max-params", "1000000", *extra, *more, "--json")
+                         "--max-params", "1.0", *extra, *more, "--json")
     assert rc == 0
     rep = json.loads(out)
     assert rep["feasible"] is True and rep["regret"] >= 0 and rep["true_metric"] == rep["true_accuracy"]
