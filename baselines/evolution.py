@@ -23,6 +23,7 @@ from collections import deque
 import numpy as np
 
 from baselines.common import DEFAULT_BUDGET, FeasibleStream, budget_left, check_int, feasible, resolve_budget
+from core.codes import swap_codes
 from core.protocols import MethodBase, SearchResult
 
 
@@ -67,14 +68,7 @@ class RegularizedEvolution(MethodBase):
             return acc
 
         def neighbours(code) -> np.ndarray:
-            nbrs = []
-            for i, m in enumerate(num_choices):
-                for j in range(m):
-                    if j != code[i]:
-                        c = code.copy()
-                        c[i] = j
-                        nbrs.append(c)
-            nbrs = np.stack(nbrs)
+            nbrs = swap_codes(code, num_choices)[0][1:]
             if valid is not None:           # a mutation may leave the benchmark (e.g. an all-skip GNN)
                 nbrs = nbrs[valid(nbrs)]
                 if nbrs.shape[0] == 0:

@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from baselines.common import check_float, check_int, resolve_budget
+from core.codes import swap_codes
 from core.errors import BudgetExhausted, HarnessError
 from core.protocols import MethodBase, SearchResult
 from solvers import ChoiceProblem, Constraint, get_backend, solve
@@ -34,20 +35,6 @@ from solvers import ChoiceProblem, Constraint, get_backend, solve
 Evaluator = Callable[[np.ndarray], np.ndarray]
 HW_METRICS = ("latency", "energy")
 FREE_METRICS = ("flops", "params")
-
-
-def swap_codes(teacher, num_choices) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """The teacher followed by every one-node swap of it, and the (node, choice) of each swap."""
-    teacher = np.asarray(teacher, dtype=np.int64).reshape(-1)
-    codes, where = [teacher.copy()], []
-    for i, n in enumerate(num_choices):
-        for j in range(n):
-            if j != teacher[i]:
-                c = teacher.copy()
-                c[i] = j
-                codes.append(c)
-                where.append((i, j))
-    return np.stack(codes), where
 
 
 def teacher_code(num_choices, flops: Evaluator, valid=None) -> np.ndarray:

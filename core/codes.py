@@ -10,6 +10,21 @@ def product_codes(num_choices) -> np.ndarray:
     return np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
 
 
+def swap_codes(code, num_choices) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """`code` followed by every one-block swap of it (one other choice at one block, in block then choice
+    order), and the (block, choice) of each swap: LANA's teacher probes and evolution's mutations."""
+    code = np.asarray(code, dtype=np.int64).reshape(-1)
+    codes, where = [code.copy()], []
+    for i, n in enumerate(num_choices):
+        for j in range(n):
+            if j != code[i]:
+                c = code.copy()
+                c[i] = j
+                codes.append(c)
+                where.append((i, j))
+    return np.stack(codes), where
+
+
 def lexicographic_rank(codes, num_choices) -> np.ndarray:
     """Row of each code in `product_codes(num_choices)` (mixed-radix number)."""
     codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))

@@ -87,6 +87,10 @@ def resolve_limits(suite: Suite, space_name: str, dataset: str, device: str, sou
                 raise HarnessError(f"{suite.file}: limits[{i}] ({limit_label(parts)}): no architecture on "
                                    f"{space_name}/{dataset}/{device} meets them")
             out.append((values, limit_label(parts)))
+    if not any(_applies(t.spaces, space_name) and _applies(t.datasets, dataset) and _applies(t.devices, device)
+               for t in suite.limits):
+        notes.append(f"{space_name}/{dataset}/{device}: no limit table applies, searched without limits")
+        return [({}, "")]
     return out
 
 
@@ -148,7 +152,7 @@ def expand(suite: Suite, sources=None, strict: bool = True) -> tuple[list[Cell],
         key = cell_key(spec)
         cells.setdefault(key, Cell(spec, key))
 
-    skipped = set()
+    skipped, no_accuracy = set(), set()
     limits_cache: dict = {}
     truth_cells = []
     hw = suite.hardware
@@ -158,11 +162,18 @@ def expand(suite: Suite, sources=None, strict: bool = True) -> tuple[list[Cell],
                 space = load_space(space_name, sources)
                 for dataset in suite.method_datasets(m):
                     if dataset not in space.tasks:
-                        skipped.add((space_name, "", dataset))
+                        if len(suite.method_spaces(m)) == 1:   # several spaces: datasets go to those that have them
+                            skipped.add((space_name, "", dataset))
+                        continue
+                    if task == "search" and not space.tasks[dataset].has_accuracy:
+                        no_accuracy.add((space_name, dataset))
                         continue
                     for device in suite.method_devices(m):
+                        if suite.excludes_triple(space_name, dataset, device, task):
+                            continue
                         if not get_profile(device, sources).covers(space_name, dataset):
-                            skipped.add((space_name, device, dataset))
+                            if get_profile(device, sources).covers(space_name):   # else: another space's device
+                                skipped.add((space_name, device, dataset))
                             continue
                         if task == "search":
                             key = (space_name, dataset, device)
@@ -180,7 +191,10 @@ def expand(suite: Suite, sources=None, strict: bool = True) -> tuple[list[Cell],
                             limit_sets = limits_cache[key]
                         else:
                             limit_sets = [(None, None)]
-                        for regime in suite.method_regimes(m):
+                        regimes = suite.method_regimes(m)
+                        if not get_profile(device, sources).metrics:   # no hardware: every regime is "free"
+                            regimes = ["free"]
+                        for regime in regimes:
                             for limits, label in limit_sets:
                                 for budget in m.budget or [None]:
                                     for seed in suite.method_seeds(m):
@@ -203,6 +217,8 @@ def expand(suite: Suite, sources=None, strict: bool = True) -> tuple[list[Cell],
     for space_name, device, dataset in sorted(skipped):
         notes.append(f"{device or space_name} has no measurements for {dataset}: its cells are skipped"
                      if device else f"space {space_name} has no dataset {dataset}: its cells are skipped")
+    for space_name, dataset in sorted(no_accuracy):
+        notes.append(f"{space_name}/{dataset} has no accuracy (hardware costs only): its search cells are skipped")
     for g in suite.solvers:
         for family in g.families or FAMILIES.names():
             for backend in g.backends or backend_names():

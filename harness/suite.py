@@ -415,12 +415,23 @@ class Suite(BaseModel):
     def excluded(self, spec: dict) -> bool:
         return any(e.matches(spec) for e in self.exclude)
 
-    def estimated_cells(self) -> int:
-        """An upper bound of the cells, computed before expanding anything."""
-        limits = max(1, sum(t._n for t in self.limits))
+    def excludes_triple(self, space: str, dataset: str, device: str, task: str) -> bool:
+        """Whether an [[exclude]] table naming only task/space/dataset/device leaves this whole triple out
+        (then its limits are not even resolved: a device `none` has no latency quantiles to compute)."""
+        spec = {"task": task, "space": space, "dataset": dataset, "device": device}
+        return any(set(e.model_dump(exclude_none=True)) <= set(spec) and e.matches(spec) for e in self.exclude)
+
+    def estimated_cells(self, tasks_of: dict[str, set] | None = None) -> int:
+        """An upper bound of the cells, computed before expanding anything (`tasks_of`: each space's datasets,
+        so that a suite of several spaces counts only the datasets each one has)."""
+        def per_space(m, space: str) -> int:
+            limits = max(1, sum(t._n for t in self.limits if t.spaces is None or space in t.spaces))
+            datasets = [d for d in self.method_datasets(m) if tasks_of is None or d in tasks_of.get(space, (d,))]
+            return len(datasets) * limits
+
         n = sum(
-            len(self.method_regimes(m)) * len(self.method_spaces(m)) * len(self.method_datasets(m)) *
-            len(self.method_devices(m)) * len(m.tasks) * limits * len(m.budget or [None]) * len(self.method_seeds(m))
+            len(self.method_regimes(m)) * sum(per_space(m, s) for s in self.method_spaces(m)) *
+            len(self.method_devices(m)) * len(m.tasks) * len(m.budget or [None]) * len(self.method_seeds(m))
             for m in self.methods)
         n += sum(len(g.backends or backend_names()) * len(g.families or FAMILIES.names()) * len(self.solver_seeds(g))
                  for g in self.solvers)
@@ -502,13 +513,13 @@ def parse_suite(raw: dict, label: str = "suite", default_name: str = "suite", so
     if suite.name is None:
         suite.name = default_name
     suite._file = label
-    _check_names(suite, label, sources)
+    tasks_of = _check_names(suite, label, sources)
     if ("predict" in suite.tasks or "search" in suite.tasks) and not suite.methods:
         raise HarnessError(f"{label}: methods: the predict and search tasks need at least one [[methods]] table")
     if ("predict" in suite.tasks or "search" in suite.tasks) and \
             not all(suite.method_datasets(m) and suite.method_devices(m) for m in suite.methods):
         raise HarnessError(f"{label}: predict/search need datasets and devices (top level or per method)")
-    n = suite.estimated_cells()
+    n = suite.estimated_cells(tasks_of)
     if n > MAX_CELLS:
         raise HarnessError(f"{label}: expands to about {n:,} cells, more than the {MAX_CELLS:,} a suite may have; "
                            f"use fewer seeds, budgets, limits or devices")
@@ -577,6 +588,7 @@ def _check_names(suite: Suite, label: str, sources) -> None:
             if d not in used:
                 fail(f"limits[{i}].devices[{j}]", f"device {d!r} is not among the suite's devices "
                                                   f"({', '.join(sorted(used)) or 'none'})")
+    return {name: set(sp.tasks) for name, sp in loaded.items()}
 
 
 def load_suite(path: str | os.PathLike, sources=None) -> Suite:
