@@ -109,6 +109,29 @@ def cmd_data_check(args) -> int:
             print(f"  energy devices: {', '.join(report['energy_devices'])}")
     if not ok:
         raise HarnessError(f"{tables.folder}: accuracy maxima differ from the published ones")
+    return _check_other_spaces(args)
+
+
+def _check_other_spaces(args) -> int:
+    """Load (and so validate) every other registered space: rows and folder, `absent` for a folder that is
+    not there (a data root may hold only some benchmarks), one line and exit 2 for one that is there but bad."""
+    bad = []
+    lines = []
+    for row in space_rows(args.sources):
+        if row["name"] == "nb201":
+            continue
+        err = row.get("error")
+        if err is None:
+            lines.append(f"  space {row['name']:24s} {row['size']:,} rows  ok")
+        elif "does not exist" in err:
+            lines.append(f"  space {row['name']:24s} absent ({err})")
+        else:
+            bad.append(err)
+            lines.append(f"  space {row['name']:24s} BAD: {err}")
+    if not args.json:
+        print("\n".join(lines))
+    if bad:
+        raise HarnessError(bad[0])
     return 0
 
 
@@ -361,7 +384,7 @@ def register(sub, common) -> tuple:
     """Add the core commands; returns the sub-parsers of the `data` and `devices` groups (for plugins)."""
     data = sub.add_parser("data", help="check or import ground-truth data", parents=[common])
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=type(data), metavar="COMMAND")
-    check = data_sub.add_parser("check", parents=[common], help="validate the NB201 data folder and print what it holds")
+    check = data_sub.add_parser("check", parents=[common], help="validate the NB201 data folder (published maxima) and every other space's folder")
     json_flag(check)
     check.set_defaults(func=cmd_data_check)
 

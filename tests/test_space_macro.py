@@ -414,3 +414,15 @@ def test_brpnas_refuses_a_space_without_a_graph(capsys):
     rc, _, err = run_cli(capsys, "predict", "--space", "synthetic", "--dataset", "synthetic", "--method", "brpnas",
                          "--budget", "20")
     assert_one_line_error(rc, err, "graph", "synthetic")
+
+
+def test_data_check_validates_every_space_folder(tmp_path, capsys):
+    """`data check` loads every space under the data root: a folder that is absent is said and skipped, one that
+    is there but bad is one line and exit 2."""
+    corrupt_copy(tmp_path, "nasbench_macro", macro.FILE, lambda t: t[:-1])
+    rc, out, err = run_cli(capsys, "data", "check", "--data-root", str(tmp_path), "--data",
+                           str(Sources().folder("nb201")))
+    assert_one_line_error(rc, err, "expected 6561 rows")
+    assert "space transnas101" in out and "absent" in out
+    rc, out, _ = run_cli(capsys, "data", "check")
+    assert rc == 0 and "space nasbench_macro           3,969 rows  ok" in out
