@@ -27,7 +27,7 @@ from core.text import markdown_table
 from harness.store import ResultStore
 from reports import anytime, protocol, stats
 from reports.figures import Figure, all_figures
-from reports.tables import all_boards, headline
+from reports.tables import all_boards, headline, predict_boards, search_boards, solver_boards
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em 0;font-size:13px}
@@ -108,6 +108,45 @@ def stats_sections(values, budgets, out: Path, figures: bool) -> list[StatsSecti
     return sections
 
 
+def spaces_of(frame: pd.DataFrame) -> list[str]:
+    """The spaces with predict/search rows, NAS-Bench-201 first (rows from before spaces existed are nb201)."""
+    if "task" not in frame or frame.empty:
+        return []
+    rows = frame[frame["task"].isin(["predict", "search"])]
+    found = set(rows["space"].fillna("nb201")) if "space" in rows else ({"nb201"} if len(rows) else set())
+    return sorted(found, key=lambda s: (s != "nb201", s))
+
+
+def space_boards(frame: pd.DataFrame, r: pd.DataFrame) -> tuple[list, list]:
+    """Leaderboards per space (regrets and taus of different benchmarks never share a mean), then the solver
+    boards once. With several spaces a board of any space but nb201 is named `<board>@<space>` and titled
+    with its space; the headline the CLI prints is one board per space. Returns (boards, headlines)."""
+    spaces = spaces_of(frame)
+    if len(spaces) <= 1:
+        head = anytime.headline_board(frame, r=r)
+        boards = ([head] if head else []) + anytime.equal_budget_boards(frame, r=r) + anytime.aurc_board(r) + \
+            all_boards(frame)
+        head = head or headline(boards)
+        return boards, [head] if head else []
+    boards, heads = [], []
+    in_space = frame["space"].fillna("nb201") if "space" in frame else pd.Series("nb201", index=frame.index)
+    for space in spaces:
+        f = frame[(in_space == space) & frame["task"].isin(["predict", "search", "groundtruth"])]
+        rs = r[r["space"] == space]
+        head = anytime.headline_board(f, r=rs)
+        own = ([head] if head else []) + anytime.equal_budget_boards(f, r=rs) + anytime.aurc_board(rs) + \
+            predict_boards(f) + search_boards(f)
+        if space != "nb201":
+            for b in own:
+                b.name, b.title = f"{b.name}@{space}", f"{space}: {b.title}"
+        elif own:
+            for b in own:
+                b.title = f"{space}: {b.title}"
+        boards += own
+        heads += [head or headline(own)] if own else []
+    return boards + solver_boards(frame), heads
+
+
 def build_report(results: str | Path, out: str | Path, figures: bool = True, progress: bool = False) -> ReportResult:
     bar = tqdm(total=4, desc="report", unit="step", file=sys.stderr, disable=None if progress else True)
     bar.set_postfix_str("reading the store")
@@ -119,10 +158,7 @@ def build_report(results: str | Path, out: str | Path, figures: bool = True, pro
     files: list[Path] = []
     r = anytime.runs(frame)
     budgets = anytime.planned_budgets(r)
-    head_board = anytime.headline_board(frame, r=r)
-    boards = ([head_board] if head_board else []) + anytime.equal_budget_boards(frame, r=r) + \
-        anytime.aurc_board(r) + all_boards(frame)
-    head = head_board or headline(boards)
+    boards, heads = space_boards(frame, r)
     values = anytime.at_budgets(frame, budgets, r=r)
     sections = stats_sections(values, budgets, out, figures)
     card = protocol.card(frame, store.protocols())
@@ -216,4 +252,4 @@ def build_report(results: str | Path, out: str | Path, figures: bool = True, pro
     _write(out / "index.html", page, files)
     bar.update()
     bar.close()
-    return ReportResult(out, out / "index.html", out / "report.md", head.markdown() if head else "", files)
+    return ReportResult(out, out / "index.html", out / "report.md", "\n\n".join(h.markdown() for h in heads), files)

@@ -23,7 +23,7 @@ from core.files import atomic_write_bytes
 from harness.store import ResultStore
 from reports import anytime
 from reports.stats import rank_methods
-from reports.tables import _search_frame, by_regime, method_name, ok_rows, solver_records
+from reports.tables import _search_frame, by_regime, dataset_key, method_name, ok_rows, solver_records
 
 BASELINE_VERSION = 1
 SHARED_AT_LEAST = 0.5    # a baseline sharing fewer of its metrics with the run is of another suite
@@ -64,8 +64,8 @@ def run_metrics(frame: pd.DataFrame) -> dict[str, dict]:
 
     pred = ok_rows(frame, "predict")
     if not pred.empty:
-        pred = pred.assign(_m=method_name(pred))
-        for (m, ds, dev), g in pred.groupby(["_m", "dataset", "device"]):
+        pred = pred.assign(_m=method_name(pred), _ds=dataset_key(pred))
+        for (m, ds, dev), g in pred.groupby(["_m", "_ds", "device"]):
             for metric in ("accuracy", "latency", "energy"):
                 col = f"{metric}.kendall_tau"
                 if col in g:
@@ -73,15 +73,16 @@ def run_metrics(frame: pd.DataFrame) -> dict[str, dict]:
             put(f"time/predict/{m}/{ds}/{dev}", g["fit_seconds"].sum(), "time")
     for regime, search, _ in by_regime(_search_frame(frame)):
         at = "" if regime == "free" else f"@{regime}"
-        search = search.assign(_m=method_name(search))
-        for (m, ds, dev), g in search.groupby(["_m", "dataset", "device"]):
+        search = search.assign(_m=method_name(search), _ds=dataset_key(search))
+        for (m, ds, dev), g in search.groupby(["_m", "_ds", "device"]):
             put(f"search{at}/{m}/{ds}/{dev}/regret", _mean(g["regret_feasible"]), "regret")
             put(f"search{at}/{m}/{ds}/{dev}/feasible", _mean(g["feasible_rate"]), "feasibility")
             put(f"time/search{at}/{m}/{ds}/{dev}", g["search_seconds"].sum(), "time")
     r = anytime.runs(frame)
     values = anytime.at_budgets(frame, anytime.planned_budgets(r), r=r)
     if not values.empty:
-        for (regime, m, b, ds), g in values.groupby(["regime", "label", "budget", "dataset"]):
+        values = values.assign(_ds=dataset_key(values))
+        for (regime, m, b, ds), g in values.groupby(["regime", "label", "budget", "_ds"]):
             put(f"anytime/{regime}/{m}/@{b}/{ds}/regret", _mean(g["regret"]), "regret")
             put(f"anytime/{regime}/{m}/@{b}/{ds}/feasible", _mean(g["feasible"].astype(float)), "feasibility")
         for (regime, b), (tasks, _) in anytime.task_values(values).items():

@@ -155,6 +155,13 @@ def method_name(frame: pd.DataFrame) -> pd.Series:
     return label.where(~several, label + suffix)
 
 
+def dataset_key(frame: pd.DataFrame) -> pd.Series:
+    """`dataset` on nb201 (and rows from before spaces existed), `space:dataset` elsewhere: cifar10 of
+    NAS-Bench-Macro and cifar100 of FBNet are other tasks than NAS-Bench-201's."""
+    space = frame["space"].fillna("nb201") if "space" in frame else pd.Series("nb201", index=frame.index)
+    return frame["dataset"].where(space == "nb201", space + ":" + frame["dataset"].astype(str))
+
+
 def _order(values) -> list[str]:
     """Distinct values in a stable natural order ("random @25" before "random @100", cifar10 before cifar100)."""
     def key(v):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from test_runner_methods import TINY, write_suite
@@ -13,7 +14,7 @@ from harness.run import run
 from core.files import atomic_write_bytes
 from harness.store import ResultStore
 from reports.build import build_report
-from reports.regress import regress
+from reports.regress import regress, run_metrics
 
 SUITE = TINY + """
 [[methods]]
@@ -142,3 +143,51 @@ def test_runner_records_the_protocol_the_card_needs(store):
     a = suite_digest(suite, 'name = "x"\ndatasets = "cifar10"  # a comment\ndevices = "fpga"\n')
     assert a == suite_digest(suite, 'devices = "fpga"\nname = "x"\n\ndatasets = "cifar10"\n')
     assert a != suite_digest(suite, 'name = "x"\ndatasets = "cifar100"\ndevices = "fpga"\n')
+
+
+TWO_SPACES = """
+name = "two-spaces"
+spaces = ["nb201", "nasbench_macro"]
+datasets = ["cifar10"]
+devices = ["fpga", "none"]
+seeds = 2
+sample_size = 50
+[[limits]]
+spaces = ["nb201"]
+latency_quantiles = [0.5]
+[[limits]]
+spaces = ["nasbench_macro"]
+params_quantiles = [0.5]
+[[exclude]]
+space = "nb201"
+device = "none"
+[[methods]]
+name = "random"
+budget = 20
+[[methods]]
+name = "mathnas"
+variant = "single"
+tasks = "predict"
+"""
+
+
+def test_boards_per_space_never_mix_benchmarks(tmp_path):
+    """cifar10 of NAS-Bench-Macro is another task than NB201's: its own boards (`@nasbench_macro`), its own
+    regression keys, and each board's cell equals the mean over that space's rows alone."""
+    s = run(write_suite(tmp_path, TWO_SPACES), tmp_path / "results", executor="serial", progress=False)
+    assert s.failed == 0
+    rep = build_report(tmp_path / "results", tmp_path / "rep", figures=False)
+    tables = {p.stem for p in (tmp_path / "rep" / "tables").glob("*.md")}
+    assert {"search-regret", "search-regret@nasbench_macro", "predict-accuracy-tau",
+            "predict-accuracy-tau@nasbench_macro"} <= tables
+    frame = ResultStore(tmp_path / "results").read()
+    long = pd.read_csv(tmp_path / "rep" / "leaderboards.csv")
+    for space, board in (("nb201", "search-regret"), ("nasbench_macro", "search-regret@nasbench_macro")):
+        rows = frame[(frame["task"] == "search") & (frame["space"] == space) & (frame["status"] == "ok")]
+        rows = rows[rows["feasible"].astype(bool)]
+        expected = rows.groupby("seed")["regret"].mean().mean()     # mean over seeds of the per-seed mean
+        got = long[(long["board"] == board) & (long["row"] == "random")]["mean"]
+        assert len(got) == 1 and abs(float(got.iloc[0]) - expected) < 1e-9, (space, got, expected)
+    assert "nasbench_macro: " in rep.headline and "nb201: " in rep.headline
+    keys = set(run_metrics(frame))
+    assert "search/random/nasbench_macro:cifar10/none/regret" in keys and "search/random/cifar10/fpga/regret" in keys
