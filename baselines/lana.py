@@ -113,12 +113,7 @@ class LANA(MethodBase):
     def fit(self, oracle) -> "LANA":
         """Score every block choice around the teacher: 1 + sum(n_i - 1) evaluations (25 on NAS-Bench-201)."""
         nc = tuple(oracle.space.num_choices)
-        need = evaluations_needed(nc)
         accuracy = oracle.has("accuracy")
-        allowed = resolve_budget(oracle, default=need)
-        if accuracy and allowed < need:
-            raise BudgetExhausted(f"lana needs {need} evaluations (the teacher and one per other block choice), "
-                               f"the budget allows {allowed}")
         size = next((getattr(oracle, m) for m in FREE_METRICS if oracle.has(m)), None)
         valid = getattr(oracle.space, "valid", None)
         if size is not None:
@@ -133,6 +128,12 @@ class LANA(MethodBase):
             raise HarnessError(f"lana needs the {len(swaps)} one-block swaps of its teacher, which "
                                f"{oracle.space.name}/{oracle.dataset} on device {oracle.device!r} cannot answer "
                                f"(not among the table's search rows, and the device knows no other code exactly)")
+        # distinct networks: swaps that are the same network (NAS-Bench-Graph's isomorphic codes) cost one
+        need = evaluations_needed(nc) if not accuracy else int(np.unique(oracle.rows(swaps)).size)
+        allowed = resolve_budget(oracle, default=need)
+        if accuracy and allowed < need:
+            raise BudgetExhausted(f"lana needs {need} evaluations (the teacher and its one-block swaps, distinct "
+                                  f"networks), the budget allows {allowed}")
         measure = [m for m in HW_METRICS if oracle.has(m)]
         if measure:
             self._check_hardware(oracle, swaps, need)

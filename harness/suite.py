@@ -23,7 +23,7 @@ Keys (see harness/suites/smoke.toml for a worked example; `mathnas-bench suite s
   [measure]                 live devices: sample, seed, repeats, warmup, rows_of (method labels whose profiling
                             architectures are measured too), reference (a complete device to find them on)
   [[exclude]]               tables of task/space/dataset/device/limit (its label, e.g. "latency<=q0.25")/
-                            method(label)/backend/family/regime to leave out
+                            method(label)/backend/family/regime/budget to leave out
 """
 from __future__ import annotations
 
@@ -214,6 +214,7 @@ class Exclude(Strict):
     method: str | None = None
     backend: str | None = None
     family: str | None = None
+    budget: Annotated[int, Field(ge=1)] | None = None
 
     def matches(self, spec: dict) -> bool:
         for key, value in self.model_dump(exclude_none=True).items():

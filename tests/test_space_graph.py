@@ -449,3 +449,18 @@ def test_agrees_with_the_installed_package_on_every_raw_code(space, proteins):
                     assert expected == 88888     # the package's "nothing" hash, no row
                     continue
                 assert int(sp.valid_hash(sp.encode(arch))[0]) == expected, arch
+
+
+def test_lana_pays_for_distinct_networks_not_codes():
+    """LANA's 41 one-block swaps on NAS-Bench-Graph are fewer networks (isomorphic codes share a row); the
+    Oracle charges networks, so a budget of 26 suffices, and the charge is exactly the distinct rows."""
+    gt = ground_truth("cora", "nbg-gpu", space="nasbench_graph")
+    oracle = Oracle(gt, budget=26)
+    from baselines.lana import LANA
+    from core.codes import swap_codes
+    m = LANA().fit(oracle)
+    distinct = np.unique(gt.space.index(swap_codes(m.teacher, gt.space.num_choices)[0])).size
+    assert len(swap_codes(m.teacher, gt.space.num_choices)[0]) == 41 and distinct < 26
+    assert oracle.queries == distinct
+    with pytest.raises(HarnessError, match=f"lana needs {distinct} evaluations"):
+        LANA().fit(Oracle(gt, budget=distinct - 1))
