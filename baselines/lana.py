@@ -129,7 +129,7 @@ class LANA(MethodBase):
                                f"{oracle.space.name}/{oracle.dataset} on device {oracle.device!r} cannot answer "
                                f"(not among the table's search rows, and the device knows no other code exactly)")
         # distinct networks: swaps that are the same network (NAS-Bench-Graph's isomorphic codes) cost one
-        need = evaluations_needed(nc) if not accuracy else int(np.unique(oracle.rows(swaps)).size)
+        need = evaluations_needed(nc) if not accuracy else int(np.unique(oracle.space.index(swaps)).size)
         allowed = resolve_budget(oracle, default=need)
         if accuracy and allowed < need:
             raise BudgetExhausted(f"lana needs {need} evaluations (the teacher and its one-block swaps, distinct "

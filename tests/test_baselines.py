@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.codes import lexicographic_rank
 from baselines import gcn
 from baselines.brpnas import BRPNAS
 from baselines.evolution import RegularizedEvolution
@@ -171,6 +172,9 @@ class ToySpace:
 
     def decode(self, code):
         return "-".join(map(str, np.asarray(code).tolist()))
+
+    def index(self, codes):
+        return lexicographic_rank(codes, self.num_choices)
 
 
 class ToyOracle:
