@@ -63,7 +63,13 @@ def test_bench_spans_six_spaces():
     assert all(c.get("regime", "free") == "free" for c in of("transnas101", "search"))   # no hardware: one regime
     for space in ("fbnet", "ofa_mbv3"):
         assert of(space, "predict") and not of(space, "search")
-        assert {"brpnas", "lana", "mathnas"} <= {c["method"] for c in of(space, "predict")}
+        labels = {c["label"].rstrip("†") for c in of(space, "predict")}
+        assert {"brpnas-graph", "mathnas-full", "mathnas-sampled"} <= labels
+    # MathNAS single and LANA need a device that answers any code: FBNet's per-layer tables, not OFA's samples
+    assert {c["device"] for c in of("fbnet", "predict") if c["label"] in ("lana", "mathnas-single")} == \
+        {"fpga", "raspi4", "pixel3"}
+    assert not [c for c in of("ofa_mbv3", "predict") if c["label"] in ("lana", "mathnas-single")]
+    for space in ("fbnet", "ofa_mbv3"):
         assert any(f"{space}/" in n and "no accuracy" in n for n in notes)
     assert not of("nb201", "search") or {c["device"] for c in of("nb201", "search")} == {"fpga", "raspi4", "pixel3",
                                                                                        "pi5-onnx"}
