@@ -156,7 +156,12 @@ class LANA(MethodBase):
 
     @staticmethod
     def _check_hardware(oracle, codes, need: int) -> None:
-        """Fail before spending anything when the regime cannot pay for the swaps' hardware measurements."""
+        """Fail before spending anything when the regime cannot pay for the swaps' hardware measurements
+        (one per distinct network: codes of one table row are measured once)."""
+        try:
+            codes = codes[np.sort(np.unique(oracle.space.index(codes), return_index=True)[1])]
+        except HarnessError:      # codes outside the table (FBNet's per-layer devices): each is its own network
+            pass
         new = int((~oracle.hw_measured(codes)).sum())
         allowed = oracle.hw_allowance(reserve=need)
         if allowed is not None and new > allowed:

@@ -464,3 +464,12 @@ def test_lana_pays_for_distinct_networks_not_codes():
     assert oracle.queries == distinct
     with pytest.raises(HarnessError, match=f"lana needs {distinct} evaluations"):
         LANA().fit(Oracle(gt, budget=distinct - 1))
+
+
+def test_lana_blind_hardware_counts_distinct_networks():
+    """Under the blind regime at 26 measurements LANA's 17 distinct networks fit (41 codes would not)."""
+    gt = ground_truth("cora", "nbg-gpu", space="nasbench_graph")
+    from baselines.lana import LANA
+    oracle = Oracle(gt, budget=26, regime="blind", hw_budget=26)
+    LANA().fit(oracle)
+    assert oracle.hw_queries <= 17 and oracle.queries <= 17
