@@ -21,10 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from core.errors import HarnessError, unknown_name
 from core.files import atomic_write_bytes, ensure_dir
 from core.oracle import Oracle
+from core.plots import solver_time_vs_size
 from core.registry import FAMILIES
 from devices.help_tables import LUT_DEVICES, lookup_tables
 from evaluation.groundtruth import ground_truth
@@ -323,23 +325,10 @@ def write_outputs(records: list[SolveRecord], out_dir) -> list[Path]:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for b in dict.fromkeys(r.backend for r in records):
-        rs = [r for r in records if r.backend == b and r.status != "unavailable"]
-        if not rs:
-            continue
-        sizes = sorted({r.choices for r in rs})
-        med = [float(np.median([r.seconds for r in rs if r.choices == s])) for s in sizes]
-        line, = ax.plot(sizes, med, marker="o", label=b)
-        bad = [r for r in rs if r.status != "optimal" and r.status != "infeasible"]
-        if bad:
-            ax.scatter([r.choices for r in bad], [r.seconds for r in bad], marker="x", color=line.get_color())
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("m x n (binary variables)")
-    ax.set_ylabel("solve time (s), median")
+    runs = pd.DataFrame([asdict(r) for r in records if r.status != "unavailable"],
+                        columns=list(SolveRecord.__dataclass_fields__))
+    solver_time_vs_size(ax, runs, list(dict.fromkeys(runs["backend"])))
     ax.set_title("ILP backends: solve time vs size (x = not proven optimal)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
     fig.tight_layout()
     paths = [csv_path]
     for ext in ("png", "svg"):

@@ -25,6 +25,15 @@ def swap_codes(code, num_choices) -> tuple[np.ndarray, list[tuple[int, int]]]:
     return np.stack(codes), where
 
 
+def random_codes(k: int, seed: int, num_choices) -> np.ndarray:
+    """k uniformly random codes of a product space (with replacement), seeded: `sample` of the spaces whose
+    every code is an architecture (their `index` maps it to its network)."""
+    rng = np.random.default_rng(seed)
+    n = tuple(num_choices)
+    high = n[0] if len(set(n)) == 1 else np.asarray(n)     # a scalar keeps the stream the spaces always drew
+    return rng.integers(0, high, size=(int(k), len(n))).astype(np.int64)
+
+
 def lexicographic_rank(codes, num_choices) -> np.ndarray:
     """Row of each code in `product_codes(num_choices)` (mixed-radix number)."""
     codes = np.atleast_2d(np.asarray(codes, dtype=np.int64))

@@ -68,11 +68,12 @@ def register(subparsers, common=None) -> None:
                    help="docker executor: memory limit per worker container, e.g. 2g (default 2g)")
     p.add_argument("--timeout", type=float, default=None, metavar="S",
                    help="docker executor: seconds a cell may run before its container is killed (default 3600)")
-    p.add_argument("--sandbox", action="store_true",
-                   help="run every cell in an isolated container (same as --executor docker): plug-in files "
-                        "(--param plugin=file.py) never run in this process")
-    p.add_argument("--dry-run", action="store_true", help="validate and count the cells; run nothing")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    switches = {"--sandbox": "run every cell in an isolated container (same as --executor docker): plug-in files "
+                             "(--param plugin=file.py) never run in this process",
+                "--dry-run": "validate and count the cells; run nothing",
+                "--no-progress": "no progress bar on stderr"}
+    for flag, what in switches.items():
+        p.add_argument(flag, action="store_true", help=what)
     p.set_defaults(func=cmd_run)
 
     p = subparsers.add_parser("suite", parents=parents, help="suite files: print the JSON Schema or check a file")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.plots import solver_time_vs_size
 from reports.tables import _order, _search_frame, method_name, ok_rows
 
 MARKERS = "os^Dv<>pPX*h"
@@ -199,19 +200,7 @@ def solver_figure(frame: pd.DataFrame, out: Path) -> list[Figure]:
     recs = recs[recs["status"] != "unavailable"]
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for i, b in enumerate(_order(recs["backend"])):
-        g = recs[recs["backend"] == b]
-        med = g.groupby("choices")["seconds"].median().sort_index()
-        line, = ax.plot(med.index, med.to_numpy(), marker=MARKERS[i % len(MARKERS)], label=b, ms=4, lw=1)
-        bad = g[~g["status"].isin(["optimal", "infeasible"])]
-        if len(bad):
-            ax.scatter(bad["choices"], bad["seconds"], marker="x", color=line.get_color())
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("problem size: m x n (binary variables)")
-    ax.set_ylabel("solve time (s), median")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    solver_time_vs_size(ax, recs, _order(recs["backend"]), MARKERS)
     return [_save(fig, out, "solver-time-vs-size", "Solver time vs problem size (median over instances and seeds; "
                   "x = not proven optimal)")]
 

@@ -341,21 +341,19 @@ def solver_boards(frame: pd.DataFrame) -> list[Board]:
     rows = solver_frame(frame)
     if rows.empty:
         return []
-    out = []
-    rows = rows.assign(label=rows["backend"], budget=np.nan)
-    b = _board(rows, "mean_seconds", lambda f: f["family"], "solvers-time",
-               "Solvers: mean time per problem in seconds (lower is better)", False, digits=4,
-               note="mean over the instances of a family per seed; 95% bootstrap CI over seeds")
-    if b:
-        b.row_header = "backend"
-        out.append(b)
+    boards = [(rows.assign(label=rows["backend"], budget=np.nan), "mean_seconds", "solvers-time",
+               "Solvers: mean time per problem in seconds (lower is better)", False, 4,
+               "mean over the instances of a family per seed; 95% bootstrap CI over seeds")]
     recs = solver_records(frame)
     if not recs.empty:
         per = recs.groupby(["backend", "family", "seed"])["agree_all"].mean().reset_index()
-        per = per.assign(label=per["backend"], budget=np.nan, _agree=per["agree_all"].astype(float))
-        b = _board(per, "_agree", lambda f: f["family"], "solvers-agreement",
-                   "Solvers: share of instances solved to the reference optimum (higher is better)", True, digits=3,
-                   note="reference: exhaustive enumeration when feasible, else the best optimum any backend proved")
+        boards.append((per.assign(label=per["backend"], budget=np.nan, _agree=per["agree_all"].astype(float)),
+                       "_agree", "solvers-agreement",
+                       "Solvers: share of instances solved to the reference optimum (higher is better)", True, 3,
+                       "reference: exhaustive enumeration when feasible, else the best optimum any backend proved"))
+    out = []
+    for f, value, name, title, higher, digits, note in boards:
+        b = _board(f, value, lambda x: x["family"], name, title, higher, digits=digits, note=note)
         if b:
             b.row_header = "backend"
             out.append(b)

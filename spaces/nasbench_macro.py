@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.codes import check_codes, lexicographic_rank, product_codes
+from core.codes import check_codes, lexicographic_rank, product_codes, random_codes
 from core.errors import HarnessError, shown, unknown_name
 from core.protocols import BlockCosts, Task
 from core.sources import Sources
@@ -189,15 +189,12 @@ class NASBenchMacro(TableRows):
         codes = check_codes(codes, self.num_choices, "NAS-Bench-Macro")
         return self._row_of_code[lexicographic_rank(codes, self.num_choices)]
 
-    def encode(self, arch: str) -> np.ndarray:
-        return parse_arch(arch)
-
-    def decode(self, code) -> str:
-        return format_arch(code)
+    encode = staticmethod(parse_arch)      # the benchmark's arch string -> code (one-line error naming the bad part)
+    decode = staticmethod(format_arch)     # code -> arch string
 
     def sample(self, k: int, seed: int) -> np.ndarray:
         """k uniformly random codes of the 6,561 (with replacement, seeded); `index` gives their networks."""
-        return np.random.default_rng(seed).integers(0, NUM_OPS, size=(int(k), NUM_LAYERS)).astype(np.int64)
+        return random_codes(k, seed, self.num_choices)
 
     def block_costs(self, dataset: str = "cifar10") -> BlockCosts:
         return block_costs(dataset)

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from core.codes import check_codes, lexicographic_rank, product_codes
+from core.codes import check_codes, lexicographic_rank, product_codes, random_codes
 from core.errors import HarnessError, shown, unknown_name
 from core.protocols import BlockCosts, Task
 from spaces.cell_graph import cell_graphs
@@ -143,8 +143,7 @@ class NB201Space:
 
     def sample(self, k: int, seed: int) -> np.ndarray:
         """k uniformly random codes (with replacement), seeded."""
-        rng = np.random.default_rng(seed)
-        return rng.integers(0, NUM_OPS, size=(int(k), NUM_NODES)).astype(np.int64)
+        return random_codes(k, seed, self.num_choices)
 
     def block_costs(self, dataset: str) -> BlockCosts:
         return block_costs(dataset)
