@@ -49,8 +49,10 @@ def _raw(model: MILPModel, time_limit: float, hint=None, threads=None, verbose=F
             g.Params.OutputFlag = 1 if verbose else 0
             g.Params.TimeLimit = max(time_limit, 1e-3)
             g.Params.MIPGap = MIP_GAP
-            g.Params.FeasibilityTol = 1e-9
-            g.Params.IntFeasTol = 1e-9
+            # Gurobi's default tolerances (1e-6), as every other backend: at 1e-9 its presolve dropped an
+            # exactly tight row of a Charnes-Cooper model and returned a worse code as optimal (found by
+            # tests/test_solvers.py's hypothesis search). Codes feasible only within tolerance are cut and
+            # re-solved by MILPSolve (`repairs`), so answers stay exactly feasible.
             if threads:
                 g.Params.Threads = int(threads)
             vtype = np.where(model.integer, GRB.BINARY, GRB.CONTINUOUS)

@@ -230,3 +230,17 @@ def test_regression_tight_ratio_problem_found_by_hypothesis():
     assert ref.objective == pytest.approx(0.2)
     for backend in available_backends():
         check_against_enumeration(problem, solve(problem, backend, time_limit=20), ref)
+
+
+@pytest.mark.parametrize("backend", [b for b in MILP_BACKENDS if b != "cpsat"])
+def test_exactly_tight_row_of_a_charnes_cooper_model(backend):
+    """Found by the hypothesis search above: the optimum (0, 2) meets its limit with equality; Gurobi at 1e-9
+    tolerances presolved that row away and returned (1, 3) as optimal."""
+    needs(backend)
+    p = ChoiceProblem(num=(np.array([0., 0.]), np.array([0., 0., -0.1, -0.2])),
+                      den=(np.array([1.1, 1.7]), np.array([0.1, 1.2, 0.1, 0.6])), den_const=2.0,
+                      constraints=(Constraint("r0", (np.array([0., 0.1]), np.array([0.9, 0.9, 0.8, 0.])), 0.8),))
+    ref = solve(p, "enumerate")
+    assert list(ref.code) == [0, 2]
+    for ratio in ("charnes-cooper", "dinkelbach"):
+        check_against_enumeration(p, solve(p, backend, ratio=ratio), ref)
