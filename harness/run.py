@@ -54,10 +54,11 @@ def worker_context(sources: Sources, fit_cache: str | None = None) -> dict:
             "sys_path": worker_sys_path(), "fit_cache": fit_cache}
 
 
-def _costly_first(cells: list) -> list:
+def _costly_first(cells: list) -> tuple[list, dict]:
     """Cells of expensive methods first (stable otherwise): with a pool of workers they then overlap the
     many short cells instead of trailing them. Cells of one method keep their order, which varies the seed
-    fastest, so workers starting together rarely wait for the same fit."""
+    fastest, so workers starting together rarely wait for the same fit. Also returns each cell's relative
+    cost, which the progress bar advances by (its time left then means something)."""
     weight: dict = {}
 
     def cost(c) -> float:
@@ -71,7 +72,8 @@ def _costly_first(cells: list) -> list:
                 weight[key] = 1.0
         return weight[key]
 
-    return sorted(cells, key=lambda c: -cost(c))
+    costs = {c.key: cost(c) for c in cells}
+    return sorted(cells, key=lambda c: -costs[c.key]), costs
 
 
 def _suite_text(suite) -> str | None:
@@ -117,14 +119,15 @@ def _run(suite, out, executor, jobs, address, data, progress, **options) -> RunS
     notes += expand_notes
     store.clean_temp()
     status = store.status()
-    todo = _costly_first([c for c in cells if status.get(c.key) != "ok"])
+    todo, costs = _costly_first([c for c in cells if status.get(c.key) != "ok"])
     summary = RunSummary(suite.name, Path(out), len(cells), 0, len(cells) - len(todo), 0, notes=notes)
     if todo:
         ctx = worker_context(sources, str((Path(out) / FITS_DIR).resolve()))
         rows = EXECUTOR_FUNCS[executor](todo, ctx, jobs, {"address": address, "progress": progress, **options})
-        with environment(THREAD_ENV if executor == "serial" else {}), \
-                tqdm(total=len(todo), desc=suite.name, unit="cell", file=sys.stderr, disable=not progress,
-                     dynamic_ncols=True) as bar:
+        bar = tqdm(total=sum(costs.values()), desc=f"{suite.name}: 0/{len(todo)} cells", file=sys.stderr,
+                   disable=not progress, dynamic_ncols=True,
+                   bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+        with environment(THREAD_ENV if executor == "serial" else {}), bar:
             try:
                 for cell, row in rows:
                     store.write(row)
@@ -132,8 +135,9 @@ def _run(suite, out, executor, jobs, address, data, progress, **options) -> RunS
                     if row["status"] != "ok":
                         summary.failed += 1
                         summary.failures.append((cell.describe(), row.get("error") or ""))
-                        bar.set_postfix(failed=summary.failed)
-                    bar.update(1)
+                    failed = f", {summary.failed} failed" if summary.failed else ""
+                    bar.set_description_str(f"{suite.name}: {summary.ran}/{len(todo)} cells{failed}", refresh=False)
+                    bar.update(costs[cell.key])
             finally:
                 rows.close()
     store.export_if_stale(ran=summary.ran)
