@@ -214,14 +214,18 @@ def test_chain_space_encoding_adds_the_global_node_and_drops_skips():
     assert inverse.max() + 1 == 1 + 2 + 4 + 8 + 16   # sequences of 0..4 real ops out of 2
 
 
-def test_gcn_regressor_overfits_a_chain_space_training_set():
+def chain_training_set(k: int, seed: int, binary: bool = False):
+    """k chain networks with distinct graphs and accuracies, their encodings, accuracies and a fresh GCN."""
     space = ChainSpace()
-    rows = distinct_graphs(space, space.enumerate(), 16, seed=0)
-    codes = space.enumerate()[rows]
+    codes = space.enumerate()[distinct_graphs(space, space.enumerate(), k, seed=seed)]
     adj, feats = gcn.graphs(codes, True, "row", space)
-    y = chain_accuracy(codes)
     torch.manual_seed(0)
-    model = gcn.GCN(num_features=gcn.num_features(space), hidden=64, dropout=0.0)
+    model = gcn.GCN(num_features=gcn.num_features(space), hidden=64, dropout=0.0, binary=binary)
+    return space, codes, adj, feats, chain_accuracy(codes), model
+
+
+def test_gcn_regressor_overfits_a_chain_space_training_set():
+    space, codes, adj, feats, y, model = chain_training_set(16, seed=0)
     cfg = gcn.TrainConfig(epochs=400, lr=3e-3, patience=400, batch_size=16)
     log = gcn.train(model, adj, feats, torch.from_numpy((y - y.mean()) / y.std()).float(), None, cfg,
                     torch.Generator().manual_seed(0))
@@ -232,13 +236,7 @@ def test_gcn_regressor_overfits_a_chain_space_training_set():
 
 
 def test_binary_relation_head_ranks_a_tiny_chain_set():
-    space = ChainSpace()
-    rows = distinct_graphs(space, space.enumerate(), 10, seed=1)
-    codes = space.enumerate()[rows]
-    adj, feats = gcn.graphs(codes, True, "row", space)
-    y = chain_accuracy(codes)
-    torch.manual_seed(0)
-    model = gcn.GCN(num_features=gcn.num_features(space), hidden=64, dropout=0.0, binary=True)
+    _, _, adj, feats, y, model = chain_training_set(10, seed=1, binary=True)
     cfg = gcn.TrainConfig(epochs=300, lr=3e-3, patience=300, batch_size=10, temperature=0.5)
     gcn.train(model, adj, feats, torch.from_numpy(y).float(), None, cfg, torch.Generator().manual_seed(0))
     emb = gcn.embed_all(model, adj, feats)

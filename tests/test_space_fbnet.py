@@ -261,13 +261,21 @@ def test_cli_predict_reports_latency_on_the_scored_rows(capsys):
 
 
 # --- the exact optimum: the biggest sampled network within the limit -----------------------------------------------
+def pandas_optimum(frame: pd.DataFrame, device: str, q: float, ops: str, pattern: str):
+    """Independent of the harness: the limit at quantile q of the device's column, the rows within it and the
+    biggest of them (size index = sum of expansion x kernel^2 read off the `ops` column with `pattern`, whose
+    groups are kernel and expansion; ties to the lower latency, then the lower sample index)."""
+    limit = float(frame[f"{device}_ms"].quantile(q))
+    size = frame[ops].str.findall(pattern).map(lambda found: sum(int(e) * int(k) ** 2 for k, e in found))
+    ok = frame.assign(size=size)[frame[f"{device}_ms"] <= limit]
+    expected = ok.sort_values(["size", f"{device}_ms", "sample_index"], ascending=[False, True, True]).iloc[0]
+    return limit, ok, expected
+
+
 @pytest.mark.parametrize("device, q", [("fpga", 0.25), ("fpga", 0.6), ("samsung_s7", 0.5)])
 def test_optimum_against_pandas(frame, device, q):
     """Independent: pandas on the CSV, the size index read off the `ops` column's kernel and expansion."""
-    limit = float(frame[f"{device}_ms"].quantile(q))
-    size = frame["ops"].str.findall(r"k(\d)_e(\d)").map(lambda ops: sum(int(e) * int(k) ** 2 for k, e in ops))
-    ok = frame.assign(size=size)[frame[f"{device}_ms"] <= limit]
-    expected = ok.sort_values(["size", f"{device}_ms", "sample_index"], ascending=[False, True, True]).iloc[0]
+    limit, ok, expected = pandas_optimum(frame, device, q, "ops", r"k(\d)_e(\d)")
     best = optimum(gt_of(device), {"latency": limit})
     assert best.arch == expected["arch"] and best.row == expected["sample_index"]
     assert best.objective_value == expected["size"] and best.feasible_count == len(ok)

@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from test_space_fbnet import pandas_optimum
 
 from core.codes import depth_valid
 from core.errors import HarnessError
@@ -151,10 +152,7 @@ def test_mathnas_predicts_latency_from_the_train_rows_and_single_lana_are_refuse
 @pytest.mark.parametrize("device, q", [("v100_1", 0.3), ("2080ti_64", 0.7)])
 def test_optimum_against_pandas(frame, device, q):
     """Independent: pandas on the CSV; size index = sum of expansion x kernel^2 over the arch's active layers."""
-    limit = float(frame[f"{device}_ms"].quantile(q))
-    size = frame["arch"].str.findall(r"k(\d)e(\d)").map(lambda ops: sum(int(e) * int(k) ** 2 for k, e in ops))
-    ok = frame.assign(size=size)[frame[f"{device}_ms"] <= limit]
-    expected = ok.sort_values(["size", f"{device}_ms", "sample_index"], ascending=[False, True, True]).iloc[0]
+    limit, ok, expected = pandas_optimum(frame, device, q, "arch", r"k(\d)e(\d)")
     best = optimum(gt_of(device), {"latency": limit})
     assert (best.arch, best.row, best.objective_value) == (expected["arch"], expected["sample_index"], expected["size"])
     assert best.feasible_count == len(ok) and best.latency == expected[f"{device}_ms"]
