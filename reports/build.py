@@ -27,7 +27,7 @@ from core.text import markdown_table
 from harness.store import ResultStore
 from reports import anytime, protocol, stats
 from reports.figures import Figure, all_figures
-from reports.tables import all_boards, headline, predict_boards, search_boards, solver_boards
+from reports.tables import headline, predict_boards, search_boards, solver_boards
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em 0;font-size:13px}
@@ -119,32 +119,27 @@ def spaces_of(frame: pd.DataFrame) -> list[str]:
 
 def space_boards(frame: pd.DataFrame, r: pd.DataFrame) -> tuple[list, list]:
     """Leaderboards per space (regrets and taus of different benchmarks never share a mean), then the solver
-    boards once. With several spaces a board of any space but nb201 is named `<board>@<space>` and titled
-    with its space; the headline the CLI prints is one board per space. Returns (boards, headlines)."""
+    boards once. With several spaces every board is titled with its space and a board of any space but nb201
+    is named `<board>@<space>`; the headline the CLI prints is one board per space. Returns (boards, headlines)."""
     spaces = spaces_of(frame)
-    if len(spaces) <= 1:
-        head = anytime.headline_board(frame, r=r)
-        boards = ([head] if head else []) + anytime.equal_budget_boards(frame, r=r) + anytime.aurc_board(r) + \
-            all_boards(frame)
-        head = head or headline(boards)
-        return boards, [head] if head else []
-    boards, heads = [], []
+    several = len(spaces) > 1
     in_space = frame["space"].fillna("nb201") if "space" in frame else pd.Series("nb201", index=frame.index)
-    for space in spaces:
-        f = frame[(in_space == space) & frame["task"].isin(["predict", "search", "groundtruth"])]
-        rs = r[r["space"] == space]
+    boards, heads = [], []
+    for space in spaces or [None]:
+        f = frame[(in_space == space) & frame["task"].isin(["predict", "search", "groundtruth"])] if several \
+            else frame
+        rs = r[r["space"] == space] if several else r
         head = anytime.headline_board(f, r=rs)
         own = ([head] if head else []) + anytime.equal_budget_boards(f, r=rs) + anytime.aurc_board(rs) + \
             predict_boards(f) + search_boards(f)
-        if space != "nb201":
-            for b in own:
-                b.name, b.title = f"{b.name}@{space}", f"{space}: {b.title}"
-        elif own:
-            for b in own:
-                b.title = f"{space}: {b.title}"
+        for b in own if several else ():
+            b.title = f"{space}: {b.title}"
+            if space != "nb201":
+                b.name = f"{b.name}@{space}"
         boards += own
         heads += [head or headline(own)] if own else []
-    return boards + solver_boards(frame), heads
+    boards += solver_boards(frame)
+    return boards, heads or [h for h in [headline(boards)] if h]
 
 
 def build_report(results: str | Path, out: str | Path, figures: bool = True, progress: bool = False) -> ReportResult:

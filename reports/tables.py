@@ -360,10 +360,6 @@ def solver_boards(frame: pd.DataFrame) -> list[Board]:
     return out
 
 
-def all_boards(frame: pd.DataFrame) -> list[Board]:
-    return predict_boards(frame) + search_boards(frame) + solver_boards(frame)
-
-
 def headline(boards: list[Board]) -> Board | None:
     """The one board the CLI prints: search regret when searched, else accuracy prediction."""
     by_name = {b.name: b for b in boards}
