@@ -75,7 +75,7 @@ import torch
 from scipy.optimize import isotonic_regression
 
 from baselines import gcn
-from baselines.common import FREE_METRICS, check_float, check_int, feasible, resolve_budget
+from baselines.common import check_float, check_int, feasible, hw_metrics, resolve_budget
 from core import fitcache
 from core.errors import HarnessError
 from core.protocols import MethodBase, SearchResult
@@ -462,7 +462,7 @@ class BRPNAS(MethodBase):
         """The best evaluated network that truly meets the limits (index into the training set), checking
         them best first while the hardware regime allows; and how many were checked."""
         order = np.argsort(-self.train_acc, kind="stable")
-        hw = any(m not in FREE_METRICS for m in limits)
+        hw = bool(hw_metrics(limits))
         checked = 0
         for k in order:
             code = self._codes[self.train_rows[k]][None]
@@ -529,10 +529,11 @@ class BRPNAS(MethodBase):
         limits = problem.limits
         codes = self._codes
         self.hw = {}
-        reserve = self._reserve(oracle) if any(m in HW_METRICS for m in limits) else 0
+        hw = bool(hw_metrics(limits))
+        reserve = self._reserve(oracle) if hw else 0
         n_hw = 0
         if self.hw_free:
-            if oracle.hw_limited and any(m in HW_METRICS for m in limits):
+            if oracle.hw_limited and hw:
                 raise HarnessError(f"brpnas: hw_free=true reads the device for every network; the {oracle.regime} "
                                    f"hardware regime does not allow it (use the free regime or hw_free=false)")
             mask = feasible(oracle, codes, limits)

@@ -22,7 +22,8 @@ from collections import deque
 
 import numpy as np
 
-from baselines.common import DEFAULT_BUDGET, FeasibleStream, budget_left, check_int, feasible, resolve_budget
+from baselines.common import (DEFAULT_BUDGET, FeasibleStream, budget_left, check_int, feasible, hw_metrics,
+                              resolve_budget)
 from core.codes import swap_codes
 from core.protocols import MethodBase, SearchResult
 
@@ -67,23 +68,23 @@ class RegularizedEvolution(MethodBase):
                     oracle.incumbent(c)
             return acc
 
-        def neighbours(code) -> np.ndarray:
+        def neighbours(code) -> tuple[np.ndarray, np.ndarray]:
+            """The networks one mutation away (each once, in mutation order, never the parent) and their rows."""
             nbrs = swap_codes(code, num_choices)[0][1:]
             if valid is not None:           # a mutation may leave the benchmark (e.g. an all-skip GNN)
                 nbrs = nbrs[valid(nbrs)]
                 if nbrs.shape[0] == 0:
-                    return nbrs
+                    return nbrs, np.empty(0, dtype=np.int64)
             rows = space.index(nbrs)
-            first = np.sort(np.unique(rows, return_index=True)[1])        # each network once, in mutation order
-            rows = rows[first][rows[first] != space.index(code[None])[0]]  # never the parent itself
-            return space.enumerate()[rows]
+            first = np.sort(np.unique(rows, return_index=True)[1])
+            rows = rows[first][rows[first] != space.index(code[None])[0]]
+            return space.enumerate()[rows], rows
 
         def random_feasible_neighbour(code):
             """A uniformly random feasible neighbour (None: none, or none checkable within the hardware)."""
-            nbrs = neighbours(code)
+            nbrs, rows = neighbours(code)
             if nbrs.shape[0] == 0:
                 return None, False
-            rows = space.index(nbrs)
             blocked = False
             for t in rng.permutation(nbrs.shape[0]):
                 r = int(rows[t])
@@ -96,7 +97,7 @@ class RegularizedEvolution(MethodBase):
                     return nbrs[t], False
             return None, blocked
 
-        hw_limited = oracle.hw_limited and any(m not in ("flops", "params") for m in limits)
+        hw_limited = oracle.hw_limited and bool(hw_metrics(limits))
         # initial population: random feasible networks
         size = min(self.population, n - oracle.queries)
         stream = FeasibleStream(oracle, limits, rng)

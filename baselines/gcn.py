@@ -50,8 +50,7 @@ WHOLE_SPACE = 8        # embed_codes computes the whole table when asked for >= 
 # NAS-Bench-201 defaults, for callers that pass no space (the encodings of all 15,625 cells are
 # identical to those of the NB201-only predictor this module replaced; tests/test_gcn.py checks it).
 NUM_FEATURES = nb201.NB201Space.num_node_types + 1      # one-hot: 5 ops, input, output, global
-INPUT, OUTPUT, GLOBAL = nb201.INPUT_TYPE, nb201.OUTPUT_TYPE, nb201.NB201Space.num_node_types
-NONE_OP, SKIP_OP = nb201.NONE_OP, nb201.SKIP_OP
+INPUT, OUTPUT = nb201.INPUT_TYPE, nb201.OUTPUT_TYPE
 _NB201 = None
 
 

@@ -37,6 +37,16 @@ HW_METRICS = ("latency", "energy")
 FREE_METRICS = ("flops", "params")
 
 
+def distinct_networks(space, codes) -> np.ndarray:
+    """`codes` with one code per network (first of each, in order): codes of one table row (NAS-Bench-Graph's
+    isomorphic codes) are one evaluation and one measurement. Codes outside the table (FBNet's per-layer
+    devices answer any code) are each their own network."""
+    try:
+        return codes[np.sort(np.unique(space.index(codes), return_index=True)[1])]
+    except HarnessError:
+        return codes
+
+
 def teacher_code(num_choices, flops: Evaluator, valid=None) -> np.ndarray:
     """Largest-FLOPs network from per-node FLOPs probes (exact when FLOPs add up over blocks, as they
     do for every space here; ties go to the lowest choice). With `valid` (a space's codes that have a row)
@@ -128,24 +138,23 @@ class LANA(MethodBase):
             raise HarnessError(f"lana needs the {len(swaps)} one-block swaps of its teacher, which "
                                f"{oracle.space.name}/{oracle.dataset} on device {oracle.device!r} cannot answer "
                                f"(not among the table's search rows, and the device knows no other code exactly)")
-        # distinct networks: swaps that are the same network (NAS-Bench-Graph's isomorphic codes) cost one
-        need = evaluations_needed(nc) if not accuracy else int(np.unique(oracle.space.index(swaps)).size)
+        networks = distinct_networks(oracle.space, swaps)
+        need = len(networks) if accuracy else evaluations_needed(nc)
         allowed = resolve_budget(oracle, default=need)
         if accuracy and allowed < need:
             raise BudgetExhausted(f"lana needs {need} evaluations (the teacher and its one-block swaps, distinct "
                                   f"networks), the budget allows {allowed}")
         measure = [m for m in HW_METRICS if oracle.has(m)]
         if measure:
-            self._check_hardware(oracle, swaps, need)
+            self._check_hardware(oracle, networks, need)
         self.predictors = {"accuracy": BlockSum.fit(teacher, nc, oracle.accuracy)} if accuracy else {}
         self.unmeasured = []
         for metric in measure:
-            if oracle.has(metric):
-                p = BlockSum.fit(teacher, nc, lambda c, m=metric: oracle.hardware(m, c))
-                if np.isfinite(p.base) and all(np.all(np.isfinite(d)) for d in p.deltas):
-                    self.predictors[metric] = p
-                else:   # a live/user profile without these networks measured
-                    self.unmeasured.append(metric)
+            p = BlockSum.fit(teacher, nc, lambda c, m=metric: oracle.hardware(m, c))
+            if np.isfinite(p.base) and all(np.all(np.isfinite(d)) for d in p.deltas):
+                self.predictors[metric] = p
+            else:   # a live/user profile without these networks measured
+                self.unmeasured.append(metric)
         if not self.predictors:
             raise HarnessError(f"lana: device {oracle.device!r} gives no latency/energy and the space no accuracy")
         self.teacher = teacher
@@ -155,14 +164,10 @@ class LANA(MethodBase):
         return self
 
     @staticmethod
-    def _check_hardware(oracle, codes, need: int) -> None:
-        """Fail before spending anything when the regime cannot pay for the swaps' hardware measurements
-        (one per distinct network: codes of one table row are measured once)."""
-        try:
-            codes = codes[np.sort(np.unique(oracle.space.index(codes), return_index=True)[1])]
-        except HarnessError:      # codes outside the table (FBNet's per-layer devices): each is its own network
-            pass
-        new = int((~oracle.hw_measured(codes)).sum())
+    def _check_hardware(oracle, networks, need: int) -> None:
+        """Fail before spending anything when the regime cannot pay for the hardware measurements of the
+        swaps' distinct networks."""
+        new = int((~oracle.hw_measured(networks)).sum())
         allowed = oracle.hw_allowance(reserve=need)
         if allowed is not None and new > allowed:
             cost = f" at {oracle.hw_cost:g} evaluation each" if oracle.hw_cost else ""
