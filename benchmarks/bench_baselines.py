@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evaluation.evaluate import predict_report, search_report  # noqa: E402
 from core.protocols import Problem  # noqa: E402
+from harness.commands import _method_params  # noqa: E402
 
 
 def part_speed(dataset, sizes, threads_list, repeats, device, params):
@@ -41,10 +42,10 @@ def part_speed(dataset, sizes, threads_list, repeats, device, params):
     import resource
 
     from baselines.brpnas import BRPNAS
-    from harness.groundtruth import ground_truth
-    from harness.methods import make_method
-    from harness.metrics import kendall_tau
-    from harness.oracle import Oracle
+    from core.metrics import kendall_tau
+    from core.oracle import Oracle
+    from core.protocols import make_method
+    from evaluation.groundtruth import ground_truth
 
     def cpu_seconds():
         r = resource.getrusage(resource.RUSAGE_SELF)
@@ -55,15 +56,15 @@ def part_speed(dataset, sizes, threads_list, repeats, device, params):
     print("# deviations from eagle: " + "; ".join(BRPNAS(latency_train_size=0, **params).deviations()))
     gt = ground_truth(dataset, device)
     t0, c0 = time.perf_counter(), cpu_seconds()
-    make_method("brpnas", seed=0, train_size=10, rounds=2, epochs=1, hidden=8, latency_train_size=0).fit(Oracle(gt))
+    make_method("brpnas", seed=0, rounds=2, epochs=1, hidden=8, latency_train_size=0).fit(Oracle(gt, budget=10))
     print(f"# warm-up fit (once per process): {time.perf_counter() - t0:.1f} s wall, {cpu_seconds() - c0:.1f} s CPU")
     runs: dict = {}
     for rep in range(repeats):
         for n in sizes:
             for t in threads_list:
-                m = make_method("brpnas", seed=rep, train_size=n, latency_train_size=0, threads=t, **params)
+                m = make_method("brpnas", seed=rep, latency_train_size=0, threads=t, **params)
                 load0, t0, c0 = os.getloadavg()[0], time.perf_counter(), cpu_seconds()
-                m.fit(Oracle(gt), None)
+                m.fit(Oracle(gt, budget=n))
                 wall, cpu, load1 = time.perf_counter() - t0, cpu_seconds() - c0, os.getloadavg()[0]
                 tau = kendall_tau(m.predict(gt.codes)["accuracy"], gt.accuracy)
                 runs.setdefault((n, t), []).append((wall, cpu, tau, load0, load1))
@@ -79,20 +80,6 @@ def part_speed(dataset, sizes, threads_list, repeats, device, params):
               flush=True)
 
 
-def parse_params(items) -> dict:
-    out = {}
-    for item in items or []:
-        key, _, value = item.partition("=")
-        for conv in (int, float):
-            try:
-                value = conv(value)
-                break
-            except ValueError:
-                pass
-        out[key] = {"true": True, "false": False}.get(value, value) if isinstance(value, str) else value
-    return out
-
-
 def part_tau(datasets, sizes, seeds, device, threads, params=None):
     params = params or {}
     print(f"\n## BRP-NAS (binary, 5 rounds, alpha 0.5): accuracy Kendall tau over all networks, {len(seeds)} seeds")
@@ -102,7 +89,7 @@ def part_tau(datasets, sizes, seeds, device, threads, params=None):
         for n in sizes:
             taus, rhos, p20, secs = [], [], [], []
             for s in seeds:
-                out = predict_report("brpnas", ds, device, seed=s, train_size=n, latency_train_size=0, threads=threads,
+                out = predict_report("brpnas", ds, device, seed=s, budget=n, latency_train_size=0, threads=threads,
                                      **params)
                 taus.append(out["accuracy"]["kendall_tau"])
                 rhos.append(out["accuracy"]["spearman"])
@@ -115,17 +102,17 @@ def part_tau(datasets, sizes, seeds, device, threads, params=None):
 
 def part_fit(dataset, device, threads):
     from evaluation.groundtruth import ground_truth
-    from harness.methods import make_method
     from core.metrics import kendall_tau
     from core.oracle import Oracle
+    from core.protocols import make_method
 
     print(f"\n## One default BRP-NAS fit ({dataset}/{device}): accuracy predictor on 900 networks, "
           f"latency predictor on 900")
     gt = ground_truth(dataset, device)
-    oracle = Oracle(gt)
-    m = make_method("brpnas", seed=0, train_size=900, threads=threads)
+    oracle = Oracle(gt, budget=900)
+    m = make_method("brpnas", seed=0, threads=threads)
     t0 = time.perf_counter()
-    m.fit(oracle, None)
+    m.fit(oracle)
     fit = time.perf_counter() - t0
     t0 = time.perf_counter()
     pred = m.predict(gt.codes)
@@ -178,7 +165,7 @@ def main(argv=None) -> int:
                     [int(b) for b in args.budgets.split(",")], seeds)
     if args.part in ("all", "fit"):
         part_fit("cifar10", args.device, args.threads)
-    params = parse_params(args.param)
+    params = _method_params(args)
     if args.part in ("all", "tau"):
         part_tau(args.datasets.split(","), [int(n) for n in args.sizes.split(",")], seeds, args.device, args.threads,
                  params)
