@@ -10,6 +10,12 @@ def product_codes(num_choices) -> np.ndarray:
     return np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
 
 
+def code_keys(codes) -> list[bytes]:
+    """One hashable key per code, by value (codes that have no table row are counted and looked up so)."""
+    codes = np.ascontiguousarray(np.atleast_2d(codes), dtype=np.int64)
+    return [c.tobytes() for c in codes]
+
+
 def swap_codes(code, num_choices) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """`code` followed by every one-block swap of it (one other choice at one block, in block then choice
     order), and the (block, choice) of each swap: LANA's teacher probes and evolution's mutations."""

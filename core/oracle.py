@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from core.codes import code_keys
 from core.errors import BudgetExhausted, HarnessError
 from core.truth import GroundTruth
 from core.validation import check_choice, check_float, check_int
@@ -183,7 +184,7 @@ class Oracle:
         rows = self.gt.space.lookup(codes)
         out = np.zeros(rows.size, dtype=bool)
         out[rows >= 0] = self._hw_seen[rows[rows >= 0]]
-        out[rows < 0] = [k in self._hw_outside for k in _keys(codes[rows < 0])]
+        out[rows < 0] = [k in self._hw_outside for k in code_keys(codes[rows < 0])]
         return out
 
     def fingerprint(self, metric: str) -> str:
@@ -236,7 +237,7 @@ class Oracle:
         self._check_split(rows[inside])
         new = np.unique(rows[inside][~self._hw_seen[rows[inside]]])
         fresh = [] if inside.all() else \
-            list(dict.fromkeys(k for k in _keys(codes[~inside]) if k not in self._hw_outside))
+            list(dict.fromkeys(k for k in code_keys(codes[~inside]) if k not in self._hw_outside))
         asked = new.size + len(fresh)
         if self.hw_budget is not None and self.hw_queries + asked > self.hw_budget:
             raise BudgetExhausted(f"hardware budget of {self.hw_budget} distinct measurements exhausted "
@@ -274,11 +275,6 @@ class Oracle:
             return
         self.incumbents.append({"evaluations": self.queries, "hw_queries": self.hw_queries, "row": row})
 
-
-def _keys(codes: np.ndarray) -> list[bytes]:
-    """One hashable key per code (codes without a row are counted by value)."""
-    codes = np.ascontiguousarray(np.atleast_2d(codes), dtype=np.int64)
-    return [c.tobytes() for c in codes]
 
 
 def _row_or(find, code: np.ndarray, default: int) -> int:

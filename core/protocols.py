@@ -130,8 +130,6 @@ class Space(Protocol):
     #   size_proxy(dataset) -> per-node arrays of a per-choice size index, where exact FLOPs/params are not
     #       known (`block_costs` is None): used to pick "largest"/"average" choices (MathNAS's base and N_avg,
     #       LANA's teacher) and as the objective of hardware-only optima; never reported as FLOPs
-    #   skip_groups: tuples of nodes whose last choice is "skip", in Eq. 9 order WITHIN each group (OFA's
-    #       stages); `skip_from` stays None there until the solvers take per-group skips
     #   graph(codes, prune) -> (adjacency (K, N, N) bool, node types (K, N) int, -1 = absent); num_node_types
     #       the space's own graph, for BRP-NAS's GCN
     #   valid(codes) -> bool array: which codes of the product space have a row (e.g. NAS-Bench-Graph's all-skip

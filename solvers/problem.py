@@ -119,10 +119,6 @@ class ChoiceProblem:
             ok &= self._lin(c.coeffs, c.const, codes) <= c.rhs + tol * max(1.0, abs(c.rhs))
         return ok
 
-    @property
-    def has_skips(self) -> bool:
-        return bool(self.skip_groups)
-
     def depth_valid(self, codes) -> np.ndarray:
         return depth_valid(codes, self.num_choices, None, self.skip_groups, self.skip_choice)
 

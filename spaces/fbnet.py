@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import HarnessError
-from spaces.sampled import SampledSpace, SampledTables, chain_graphs, hardware_task, read_samples, table_loader
+from spaces.sampled import SampledSpace, SampledTables, hardware_task, read_samples, table_loader
+from spaces.tables import chain_graphs
 
 FOLDER = "fbnet"
 FILE = "fbnet_help_latency.csv"

@@ -30,6 +30,7 @@ import numpy as np
 from core.codes import check_codes, lexicographic_rank, product_codes
 from core.errors import HarnessError, shown, unknown_name
 from core.protocols import HIGHER, Task
+from spaces.tables import TableRows
 
 OPS9 = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")   # the package's gnn_list
 OPS_PROTEINS = ("gcn", "sage", "arma", "fc", "skip")                            # its gnn_list_proteins
@@ -158,7 +159,7 @@ def parse_arch(arch, ops: tuple[str, ...], what: str = "NAS-Bench-Graph") -> tup
 
 
 # --- the space ---------------------------------------------------------------------------------------------
-class NASBenchGraphSpace:
+class NASBenchGraphSpace(TableRows):
     """One published table of NAS-Bench-Graph as a Space (built by spaces.nasbench_graph_data from the CSV).
 
     `table` holds per row: codes, valid_hash, and per dataset valid/test accuracy (%) and params (millions);
@@ -177,13 +178,6 @@ class NASBenchGraphSpace:
         self._codes = table.codes
         self._row_of, self._row_of_key = row_of, row_of_key
         self.tasks = {d: task(d) for d in table.datasets}
-
-    @property
-    def size(self) -> int:
-        return int(self._codes.shape[0])
-
-    def enumerate(self) -> np.ndarray:
-        return self._codes
 
     def check_codes(self, codes) -> np.ndarray:
         return check_codes(codes, self.num_choices, self.name)

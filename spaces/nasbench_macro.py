@@ -27,7 +27,7 @@ from core.codes import check_codes, lexicographic_rank, product_codes, random_co
 from core.errors import HarnessError, shown, unknown_name
 from core.protocols import BlockCosts, Task
 from core.sources import Sources
-from spaces.tables import TableRows, check_index, numeric, read_csv, require_columns
+from spaces.tables import TableRows, chain_graphs, check_index, numeric, read_csv, require_columns
 
 NAME = "nasbench_macro"
 FILE = "nasbench_macro.csv"
@@ -247,15 +247,7 @@ class NASBenchMacro(TableRows):
             skip = np.array([c is not None for c in SKIP_CHOICE])
             present[:, 1:-1] = ~(skip[None, :] & (codes == 0))
             types[~present] = -1
-        # each present node feeds the next present node
-        adj = np.zeros((k, n, n), dtype=bool)
-        rows = np.arange(k)
-        last = np.zeros(k, dtype=np.int64)
-        for j in range(1, n):
-            on = present[:, j]
-            adj[rows[on], last[on], j] = True
-            last[on] = j
-        return adj, types
+        return chain_graphs(types), types      # each present node feeds the next present node
 
 
 # --- the data folder -------------------------------------------------------------------------------------------

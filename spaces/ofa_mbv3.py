@@ -8,9 +8,8 @@ stage depth d in {2,3,4}, slots beyond d are skip; resolution r in {128,132,...,
 
 Depth as Eq. 9: inside each stage the skippable slots (4s+2, 4s+3) form a suffix: once slot 4s+2 is skip,
 slot 4s+3 is skip too. That is Eq. 9's ordering applied per stage, declared as `skip_groups` ((2, 3), (6, 7),
-..., (18, 19)); `skip_from` is None because the solvers know one global suffix only. Until they take per-group
-skips an ILP over these codes must add, per stage, x[4s+3, skip] >= x[4s+2, skip]. Codes breaking it are
-not architectures (one-line error). The arch string is the CSV's: `r<res>:` + 20 tokens `k<k>e<e>` or `skip`.
+..., (18, 19)); `skip_from` (one global suffix) is None. The solvers add, per stage, x[4s+3, skip] >=
+x[4s+2, skip] (core.codes.skip_pairs). Codes breaking it are not architectures (one-line error). The arch string is the CSV's: `r<res>:` + 20 tokens `k<k>e<e>` or `skip`.
 
 Hardware only (HELP pairs the samples with OFA's accuracy PREDICTOR, not measured accuracy): task
 `imagenet`, split like HELP (first 4,000 rows to learn from, last 1,000 scored). `block_costs` is None
@@ -28,7 +27,8 @@ import numpy as np
 
 from core.codes import depth_valid
 from core.errors import HarnessError
-from spaces.sampled import SampledSpace, SampledTables, chain_graphs, hardware_task, read_samples, table_loader
+from spaces.sampled import SampledSpace, SampledTables, hardware_task, read_samples, table_loader
+from spaces.tables import chain_graphs
 
 FOLDER = "ofa_mbv3"
 FILE = "ofa_mbv3_help_latency.csv"

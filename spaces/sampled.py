@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from core.codes import check_codes
+from core.codes import check_codes, code_keys
 from core.errors import HarnessError, shown
 from core.protocols import Task
 from core.sources import Sources
@@ -95,20 +95,6 @@ def read_samples(folder: Path, file: str, rows: int, devices, parse: Callable[[s
     return SampleTable(path, frame, numbers, np.array(codes, dtype=np.int64), latency)
 
 
-def chain_graphs(node_types: np.ndarray) -> np.ndarray:
-    """Adjacency of chains: each present node (type >= 0) feeds the next present node; (K, N, N) bool."""
-    types = np.atleast_2d(node_types)
-    k, n = types.shape
-    present = types >= 0
-    first_at_or_after = np.minimum.accumulate(np.where(present, np.arange(n), n)[:, ::-1], axis=1)[:, ::-1]
-    succ = np.full((k, n), n)
-    succ[:, :-1] = first_at_or_after[:, 1:]
-    adj = np.zeros((k, n, n + 1), dtype=bool)
-    rows, cols = np.nonzero(present)
-    adj[rows, cols, succ[rows, cols]] = True
-    return adj[:, :, :n]
-
-
 class SampledSpace(TableRows):
     """Shared machinery: subclasses set name, num_choices, choice_names, tasks, source, `_train_rows`, and
     implement `_valid(codes) -> bool per code`, `encode`, `decode`, `sample`, `size_proxy`, `graph`."""
@@ -121,7 +107,7 @@ class SampledSpace(TableRows):
         self._codes = codes
         self._codes.setflags(write=False)
         self._row_of = {}
-        for r, key in enumerate(_keys(codes)):
+        for r, key in enumerate(code_keys(codes)):
             if self._row_of.setdefault(key, r) != r:
                 raise HarnessError(f"{what}: row {r} repeats the architecture of row {self._row_of[key]} "
                                    f"({self.decode(codes[r])})")
@@ -144,7 +130,7 @@ class SampledSpace(TableRows):
     def lookup(self, codes) -> np.ndarray:
         """Row of each code, -1 where the table has none (the code is valid but was not sampled)."""
         codes = self.check_codes(codes)
-        return np.array([self._row_of.get(k, -1) for k in _keys(codes)], dtype=np.int64)
+        return np.array([self._row_of.get(k, -1) for k in code_keys(codes)], dtype=np.int64)
 
     def index(self, codes) -> np.ndarray:
         rows = self.lookup(codes)
@@ -176,7 +162,3 @@ class SampledSpace(TableRows):
         self._task(dataset)
         raise HarnessError(f"{self.name}/{dataset} has no accuracy: the benchmark publishes hardware costs only")
 
-
-def _keys(codes: np.ndarray) -> list[bytes]:
-    codes = np.ascontiguousarray(np.atleast_2d(codes), dtype=np.int64)
-    return [c.tobytes() for c in codes]

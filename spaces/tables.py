@@ -61,3 +61,17 @@ class TableRows:
 
     def enumerate(self) -> np.ndarray:
         return self._codes
+
+
+def chain_graphs(node_types: np.ndarray) -> np.ndarray:
+    """Adjacency of chains: each present node (type >= 0) feeds the next present node; (K, N, N) bool."""
+    types = np.atleast_2d(node_types)
+    k, n = types.shape
+    present = types >= 0
+    first_at_or_after = np.minimum.accumulate(np.where(present, np.arange(n), n)[:, ::-1], axis=1)[:, ::-1]
+    succ = np.full((k, n), n)
+    succ[:, :-1] = first_at_or_after[:, 1:]
+    adj = np.zeros((k, n, n + 1), dtype=bool)
+    rows, cols = np.nonzero(present)
+    adj[rows, cols, succ[rows, cols]] = True
+    return adj[:, :, :n]
