@@ -56,12 +56,14 @@ def resolve_limits(suite: Suite, space_name: str, dataset: str, device: str, sou
     """Absolute limit sets for one (space, dataset, device); quantiles of the device's true distribution."""
     if not suite.limits:
         return [({}, "")]
+    tables = [(i, t) for i, t in enumerate(suite.limits)
+              if _applies(t.spaces, space_name) and _applies(t.datasets, dataset) and _applies(t.devices, device)]
+    if not tables:
+        notes.append(f"{space_name}/{dataset}/{device}: no limit table applies, searched without limits")
+        return [({}, "")]
     gt = ground_truth(dataset, device, sources, space=space_name)
     out = []
-    for i, table in enumerate(suite.limits):
-        if not (_applies(table.spaces, space_name) and _applies(table.datasets, dataset)
-                and _applies(table.devices, device)):
-            continue
+    for i, table in tables:
         for parts in table.entries():
             missing = [m for m in parts if not gt.has(m)]
             if missing:
@@ -87,10 +89,6 @@ def resolve_limits(suite: Suite, space_name: str, dataset: str, device: str, sou
                 raise HarnessError(f"{suite.file}: limits[{i}] ({limit_label(parts)}): no architecture on "
                                    f"{space_name}/{dataset}/{device} meets them")
             out.append((values, limit_label(parts)))
-    if not any(_applies(t.spaces, space_name) and _applies(t.datasets, dataset) and _applies(t.devices, device)
-               for t in suite.limits):
-        notes.append(f"{space_name}/{dataset}/{device}: no limit table applies, searched without limits")
-        return [({}, "")]
     return out
 
 

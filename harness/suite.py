@@ -51,8 +51,6 @@ MAX_SEEDS = 1000            # seeds per suite (a typo of 10**8 would otherwise e
 MAX_CELLS = 200_000         # cells per suite, checked before expansion
 MAX_FILE_BYTES = 1_000_000  # a suite is a few kilobytes; anything this big is a mistake
 DAGGER = "†"   # marks a label whose method deviates from its published settings
-RUNNER_METHOD_KEYS = ("name", "label", "entry", "budget", "train_size", "tasks", "spaces", "datasets", "devices",
-                      "seeds", "regimes")
 
 Names = Union[str, list[str]]
 Cost = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -214,7 +212,7 @@ class Exclude(Strict):
     method: str | None = None
     backend: str | None = None
     family: str | None = None
-    budget: Annotated[int, Field(ge=1)] | None = None
+    budget: Budget | None = None
 
     def matches(self, spec: dict) -> bool:
         for key, value in self.model_dump(exclude_none=True).items():
